@@ -1,0 +1,15 @@
+//! reclora-core: the on-device RecLoRA runtime and the model definitions shared with
+//! training.
+//!
+//! - [`device`]: run-time backend choice (flex CPU, wgpu, cuda).
+//! - [`gguf`]: a bounds-checked GGUF reader with dequantization.
+//! - [`tokenizer`]: byte-level BPE tokenizers and prompt templates.
+//! - [`llm`]: the frozen Llama-family LLM and P(yes) scoring.
+
+pub mod device;
+pub mod gguf;
+pub mod llm;
+pub mod tokenizer;
+
+pub use device::{BackendKind, BackendUnavailable};
+pub use llm::{LanguageModel, LlamaConfig, LlamaModel, LlmError, YesNoScore};

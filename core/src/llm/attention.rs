@@ -1,0 +1,86 @@
+//! Grouped-query self-attention with RoPE.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::Tensor;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use super::kv_cache::KvCache;
+use super::mask::AttentionMask;
+use super::rope::RotaryEmbedding;
+
+/// Multi-head attention whose keys/values have fewer heads than its queries (GQA).
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    /// Query projection, `[d, heads·head_dim]`.
+    pub q_proj: Linear,
+    /// Key projection, `[d, kv_heads·head_dim]`.
+    pub k_proj: Linear,
+    /// Value projection, `[d, kv_heads·head_dim]`.
+    pub v_proj: Linear,
+    /// Output projection, `[heads·head_dim, d]`.
+    pub o_proj: Linear,
+    /// Query heads.
+    pub num_heads: usize,
+    /// Key/value heads.
+    pub num_kv_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+impl SelfAttention {
+    /// Attends over the cached and new positions.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, seq, d]`
+    /// - `mask`: covers `[batch, seq, cache.len() + seq]`
+    /// - returns `[batch, seq, d]`
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &RotaryEmbedding,
+        mask: &AttentionMask,
+        layer: usize,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let offset = cache.as_ref().map_or(0, |c| c.len());
+        let split_heads = |t: Tensor<3>, heads: usize| {
+            t.reshape([batch, seq, heads, self.head_dim])
+                .swap_dims(1, 2)
+        };
+        let q = split_heads(self.q_proj.forward(x.clone()), self.num_heads);
+        let k = split_heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
+        let v = split_heads(self.v_proj.forward(x), self.num_kv_heads);
+        let q = rope.apply(q, offset);
+        let k = rope.apply(k, offset);
+        let (k, v) = match cache {
+            Some(cache) => cache.append(layer, k, v),
+            None => (k, v),
+        };
+        let k = self.repeat_kv(k);
+        let v = self.repeat_kv(v);
+        let mask = mask.to_tensor(self.num_heads, &q.device());
+        let context = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
+        let context = context
+            .swap_dims(1, 2)
+            .reshape([batch, seq, self.num_heads * self.head_dim]);
+        self.o_proj.forward(context)
+    }
+
+    /// Repeats each KV head for the query heads that share it (HF `repeat_kv` order).
+    fn repeat_kv(&self, t: Tensor<4>) -> Tensor<4> {
+        let group = self.num_heads / self.num_kv_heads;
+        if group == 1 {
+            return t;
+        }
+        let [batch, kv_heads, seq, head_dim] = t.dims();
+        t.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([
+            batch,
+            kv_heads * group,
+            seq,
+            head_dim,
+        ])
+    }
+}

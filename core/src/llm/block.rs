@@ -1,0 +1,46 @@
+//! One pre-norm decoder block.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+use super::attention::SelfAttention;
+use super::kv_cache::KvCache;
+use super::mask::AttentionMask;
+use super::mlp::SwiGluMlp;
+use super::norm::RmsNorm;
+use super::rope::RotaryEmbedding;
+
+/// x + attn(norm(x)), then + mlp(norm(·)).
+#[derive(Module, Debug)]
+pub struct DecoderBlock {
+    /// Norm before attention.
+    pub input_norm: RmsNorm,
+    /// Self-attention.
+    pub attention: SelfAttention,
+    /// Norm before the MLP.
+    pub post_attention_norm: RmsNorm,
+    /// Feed-forward.
+    pub mlp: SwiGluMlp,
+}
+
+impl DecoderBlock {
+    /// # Shapes
+    /// - `x`: `[batch, seq, d]`; returns the same shape.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &RotaryEmbedding,
+        mask: &AttentionMask,
+        layer: usize,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let attended =
+            self.attention
+                .forward(self.input_norm.forward(x.clone()), rope, mask, layer, cache);
+        let x = x + attended;
+        let mlp_out = self
+            .mlp
+            .forward(self.post_attention_norm.forward(x.clone()));
+        x + mlp_out
+    }
+}

@@ -1,0 +1,137 @@
+//! Host-facing inference on token ids: batched last-position logits, greedy decoding
+//! and perplexity.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::batch::PaddedBatch;
+use super::error::LlmError;
+use super::kv_cache::KvCache;
+use super::mask::AttentionMask;
+use super::model::LlamaModel;
+
+impl LlamaModel {
+    /// Logits of `token_ids` at the last position of every row, in one padded forward.
+    ///
+    /// # Shapes
+    /// - returns `rows.len()` vectors of `token_ids.len()` logits
+    pub fn last_position_logits(
+        &self,
+        rows: &[Vec<u32>],
+        token_ids: &[u32],
+        pad_id: u32,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        if token_ids.is_empty() {
+            return Err(LlmError::BadRequest {
+                reason: "no token ids to read logits for".into(),
+            });
+        }
+        let batch = PaddedBatch::new(rows, pad_id, self.config.max_position_embeddings)?;
+        for row in rows {
+            self.check_ids(row)?;
+        }
+        let device = self.device();
+        let hidden = self.forward_hidden(batch.to_tensor(&device), &batch.mask(), None);
+        let normed = self.normed_at(hidden, &batch.last_positions());
+        let logits = self.logits_for_tokens(normed, token_ids)?;
+        let values = read_f32(logits)?;
+        Ok(values
+            .chunks_exact(token_ids.len())
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// Greedy continuation of `prompt_ids`, at most `max_new_tokens`, stopping at `eos`.
+    pub fn generate_greedy(
+        &self,
+        prompt_ids: &[u32],
+        max_new_tokens: usize,
+        eos: Option<u32>,
+    ) -> Result<Vec<u32>, LlmError> {
+        let limit = self.config.max_position_embeddings;
+        if prompt_ids.is_empty() || prompt_ids.len() + max_new_tokens > limit {
+            return Err(LlmError::BadRequest {
+                reason: format!(
+                    "prompt of {} tokens plus {max_new_tokens} new ones must be non-empty and fit in {limit}",
+                    prompt_ids.len()
+                ),
+            });
+        }
+        self.check_ids(prompt_ids)?;
+        let device = self.device();
+        let mut cache = KvCache::new(self.config.num_layers);
+        let mut step_ids = prompt_ids.to_vec();
+        let mut generated = Vec::new();
+        for _ in 0..max_new_tokens {
+            let mask = AttentionMask::causal(1, step_ids.len(), cache.len());
+            let hidden = self.forward_hidden(int_row(&step_ids, &device), &mask, Some(&mut cache));
+            let normed = self.normed_at(hidden, &[step_ids.len() - 1]);
+            let next = argmax(&read_f32(self.full_logits(normed))?);
+            generated.push(next);
+            if Some(next) == eos {
+                break;
+            }
+            step_ids = vec![next];
+        }
+        Ok(generated)
+    }
+
+    /// Mean next-token negative log-likelihood of `ids`, in nats.
+    pub fn mean_nll(&self, ids: &[u32]) -> Result<f64, LlmError> {
+        let limit = self.config.max_position_embeddings;
+        if ids.len() < 2 || ids.len() > limit {
+            return Err(LlmError::BadRequest {
+                reason: format!("NLL needs 2 to {limit} tokens, got {}", ids.len()),
+            });
+        }
+        self.check_ids(ids)?;
+        let device = self.device();
+        let seq = ids.len();
+        let hidden = self.forward_hidden(
+            int_row(ids, &device),
+            &AttentionMask::causal(1, seq, 0),
+            None,
+        );
+        let [_, _, d] = hidden.dims();
+        let states = hidden.reshape([seq, d]).narrow(0, 0, seq - 1);
+        let log_probs = log_softmax(self.full_logits(self.norm.forward(states)), 1);
+        let targets: Vec<i64> = ids[1..].iter().map(|&id| i64::from(id)).collect();
+        let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [seq - 1, 1]), &device);
+        let picked = read_f32(log_probs.gather(1, targets))?;
+        let total: f64 = picked.iter().map(|&v| -f64::from(v)).sum();
+        Ok(total / (seq - 1) as f64)
+    }
+
+    /// Rejects ids outside the vocabulary before they reach an index op.
+    fn check_ids(&self, ids: &[u32]) -> Result<(), LlmError> {
+        let vocab_size = self.config.vocab_size;
+        match ids.iter().find(|&&id| id as usize >= vocab_size) {
+            Some(&id) => Err(LlmError::TokenOutOfRange { id, vocab_size }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn int_row(ids: &[u32], device: &Device) -> Tensor<2, Int> {
+    let values: Vec<i64> = ids.iter().map(|&id| i64::from(id)).collect();
+    Tensor::from_data(TensorData::new(values, [1, ids.len()]), device)
+}
+
+fn argmax(values: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Reads a float tensor back to the host.
+pub(crate) fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LlmError> {
+    tensor
+        .try_into_data()
+        .map_err(|e| LlmError::Readback(format!("{e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| LlmError::Readback(format!("{e:?}")))
+}

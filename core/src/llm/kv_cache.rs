@@ -1,0 +1,87 @@
+//! Key/value cache for incremental decoding and shared-prefix scoring.
+
+use burn::tensor::Tensor;
+
+/// Keys and values of one layer, before GQA head repetition.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    keys: Tensor<4>,
+    values: Tensor<4>,
+}
+
+/// Cached keys and values of every layer for a batch of sequences.
+///
+/// Keys and values are stored per KV head (`[batch, kv_heads, seq, head_dim]`), so GQA
+/// models keep `num_heads / num_kv_heads` times less memory than after repetition.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<LayerCache>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for `num_layers` layers.
+    pub fn new(num_layers: usize) -> Self {
+        Self {
+            layers: vec![None; num_layers],
+            len: 0,
+        }
+    }
+
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends this step's keys and values for `layer` and returns all of them.
+    ///
+    /// # Shapes
+    /// - `keys`, `values`: `[batch, kv_heads, new_seq, head_dim]`
+    /// - returns `[batch, kv_heads, cached + new_seq, head_dim]` twice
+    pub(crate) fn append(
+        &mut self,
+        layer: usize,
+        keys: Tensor<4>,
+        values: Tensor<4>,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let merged = match self.layers[layer].take() {
+            Some(old) => LayerCache {
+                keys: Tensor::cat(vec![old.keys, keys], 2),
+                values: Tensor::cat(vec![old.values, values], 2),
+            },
+            None => LayerCache { keys, values },
+        };
+        let out = (merged.keys.clone(), merged.values.clone());
+        self.layers[layer] = Some(merged);
+        out
+    }
+
+    /// Records that `new_tokens` positions were appended to every layer.
+    pub(crate) fn advance(&mut self, new_tokens: usize) {
+        self.len += new_tokens;
+    }
+
+    /// Repeats every cached sequence `times` times along the batch, so one cached prefix
+    /// can serve a batch of continuations.
+    pub fn repeat_batch(&self, times: usize) -> Self {
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| {
+                layer.as_ref().map(|cache| LayerCache {
+                    keys: cache.keys.clone().repeat_dim(0, times),
+                    values: cache.values.clone().repeat_dim(0, times),
+                })
+            })
+            .collect();
+        Self {
+            layers,
+            len: self.len,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Causal attention mask with key padding.
+
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+/// Which keys each query may see: causal order plus per-row key validity.
+///
+/// Built on the host, since it is small and known before the forward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttentionMask {
+    batch: usize,
+    queries: usize,
+    past: usize,
+    /// `[batch, past + queries]`: false for padding keys.
+    key_valid: Vec<bool>,
+}
+
+impl AttentionMask {
+    /// A causal mask for right-padded rows of the given lengths, with no cache.
+    pub fn right_padded(lengths: &[usize], seq: usize) -> Self {
+        let key_valid = lengths
+            .iter()
+            .flat_map(|&len| (0..seq).map(move |j| j < len))
+            .collect();
+        Self {
+            batch: lengths.len(),
+            queries: seq,
+            past: 0,
+            key_valid,
+        }
+    }
+
+    /// A causal mask for `queries` new tokens after `past` cached ones, every key valid.
+    pub fn causal(batch: usize, queries: usize, past: usize) -> Self {
+        Self {
+            batch,
+            queries,
+            past,
+            key_valid: vec![true; batch * (past + queries)],
+        }
+    }
+
+    /// A causal mask with explicit key validity, `[batch, past + queries]` row-major.
+    ///
+    /// Returns `None` when `key_valid` has the wrong length.
+    pub fn with_key_validity(
+        batch: usize,
+        queries: usize,
+        past: usize,
+        key_valid: Vec<bool>,
+    ) -> Option<Self> {
+        (key_valid.len() == batch * (past + queries)).then_some(Self {
+            batch,
+            queries,
+            past,
+            key_valid,
+        })
+    }
+
+    /// Number of keys (cached plus new).
+    pub fn keys(&self) -> usize {
+        self.past + self.queries
+    }
+
+    /// Number of rows.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Whether query `i` of row `b` must not see key `j`. A query always sees itself,
+    /// so no softmax row is empty (an empty row would give NaN, and NaN·0 leaks).
+    pub fn is_masked(&self, b: usize, i: usize, j: usize) -> bool {
+        let absolute = self.past + i;
+        j != absolute && (j > absolute || !self.key_valid[b * self.keys() + j])
+    }
+
+    /// The mask as burn wants it: true where attention is forbidden.
+    ///
+    /// # Shapes
+    /// - returns `[batch, heads, queries, past + queries]`
+    pub fn to_tensor(&self, heads: usize, device: &Device) -> Tensor<4, Bool> {
+        let keys = self.keys();
+        let mut values = Vec::with_capacity(self.batch * self.queries * keys);
+        for b in 0..self.batch {
+            for i in 0..self.queries {
+                for j in 0..keys {
+                    values.push(self.is_masked(b, i, j));
+                }
+            }
+        }
+        let data = TensorData::new(values, [self.batch, 1, self.queries, keys]);
+        Tensor::<4, Bool>::from_data(data, device).repeat_dim(1, heads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn right_padding_hides_pad_keys_but_keeps_the_diagonal() {
+        let mask = AttentionMask::right_padded(&[2, 3], 3);
+        // Row 0, query 1 sees keys 0 and 1, not 2 (future).
+        assert!(!mask.is_masked(0, 1, 0));
+        assert!(!mask.is_masked(0, 1, 1));
+        assert!(mask.is_masked(0, 1, 2));
+        // Row 0, query 2 is padding: it sees the real keys and itself only.
+        assert!(!mask.is_masked(0, 2, 1));
+        assert!(!mask.is_masked(0, 2, 2));
+        // Row 1 has no padding.
+        assert!(!mask.is_masked(1, 2, 2));
+    }
+
+    #[test]
+    fn cached_positions_are_visible_to_new_queries() {
+        let mask = AttentionMask::causal(1, 2, 3);
+        assert_eq!(mask.keys(), 5);
+        assert!(!mask.is_masked(0, 0, 3));
+        assert!(mask.is_masked(0, 0, 4));
+        assert!(!mask.is_masked(0, 1, 4));
+    }
+}

@@ -1,0 +1,40 @@
+//! The frozen LLM: a Llama-family decoder in burn, its weight loaders and P(yes) scoring.
+//!
+//! Weights come from GGUF (llama.cpp) or Hugging Face safetensors; both are read through
+//! [`WeightSource`] under Hugging Face names, so the model is built by one code path.
+
+mod attention;
+mod batch;
+mod block;
+mod config;
+mod error;
+mod gguf_source;
+mod hf_source;
+mod inference;
+mod kv_cache;
+mod language_model;
+mod linear;
+mod mask;
+mod mlp;
+mod model;
+mod norm;
+mod rope;
+mod scoring;
+mod weights;
+
+pub use attention::SelfAttention;
+pub use batch::PaddedBatch;
+pub use block::DecoderBlock;
+pub use config::{HfLlamaConfig, LlamaConfig};
+pub use error::LlmError;
+pub use gguf_source::GgufWeights;
+pub use hf_source::{SafetensorsWeights, read_hf_config};
+pub use kv_cache::KvCache;
+pub use language_model::{LanguageModel, gguf_vocab};
+pub use mask::AttentionMask;
+pub use mlp::SwiGluMlp;
+pub use model::LlamaModel;
+pub use norm::RmsNorm;
+pub use rope::RotaryEmbedding;
+pub use scoring::YesNoScore;
+pub use weights::{HostTensor, SeededWeights, WeightSource};

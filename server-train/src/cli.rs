@@ -1,0 +1,91 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use reclora_core::BackendKind;
+
+use crate::error::CliError;
+use crate::llm_cmd;
+
+/// RecLoRA server jobs: data, CRM pretraining, PLoRA fine-tuning, evaluation, export.
+#[derive(Debug, Parser)]
+#[command(name = "reclora-train", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Frozen-LLM utilities: tokenize, score, generate, nll.
+    Llm(LlmArgs),
+}
+
+/// Options shared by every `llm` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct LlmArgs {
+    /// A `.gguf` file or a Hugging Face folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(
+        long,
+        global = true,
+        default_value = "assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
+    )]
+    pub model: PathBuf,
+    /// Compute backend.
+    #[arg(long, global = true, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: BackendKind,
+    #[command(subcommand)]
+    pub command: LlmCommand,
+}
+
+fn parse_backend(text: &str) -> Result<BackendKind, String> {
+    text.parse::<BackendKind>().map_err(|e| e.to_string())
+}
+
+/// `reclora-train llm …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Print the token ids of a text as a JSON array.
+    Tokenize {
+        /// The text (special tokens such as <|im_start|> are recognized).
+        #[arg(long)]
+        text: String,
+    },
+    /// Score yes/no prompts from a JSONL file: {"prompt": "...", "chat": true|false}.
+    Score {
+        /// Input JSONL.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output JSONL: {"p_yes", "logit_yes", "logit_no", "tokens"} per input line.
+        #[arg(long)]
+        output: PathBuf,
+        /// Prompts per forward pass.
+        #[arg(long, default_value_t = 4)]
+        batch_size: usize,
+    },
+    /// Greedy generation.
+    Generate {
+        /// Raw prompt text (no template is applied).
+        #[arg(long)]
+        prompt: String,
+        /// Maximum number of new tokens.
+        #[arg(long, default_value_t = 16)]
+        max_tokens: usize,
+    },
+    /// Mean next-token negative log-likelihood of a text file, in nats.
+    Nll {
+        /// UTF-8 text file.
+        #[arg(long)]
+        text_file: PathBuf,
+    },
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(self) -> Result<(), CliError> {
+        match self.command {
+            Command::Llm(args) => llm_cmd::run(args),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Errors of the command-line jobs.
+
+use std::path::PathBuf;
+
+use reclora_core::{BackendUnavailable, LlmError};
+
+/// Why a command failed; every variant names the file or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The LLM could not be loaded or run.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The requested backend is not in this build.
+    #[error(transparent)]
+    Backend(#[from] BackendUnavailable),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A line of a JSONL input is not what the command expects.
+    #[error("{path}:{line}: {message}")]
+    BadInputLine {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The input holds no request.
+    #[error("{path}: no prompts to score")]
+    EmptyInput {
+        /// The input file.
+        path: PathBuf,
+    },
+}
+
+impl CliError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
