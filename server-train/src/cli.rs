@@ -18,9 +18,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Frozen-LLM utilities: tokenize, score, generate, nll.
+    /// Frozen-LLM utilities: tokenize, score, generate, nll, bench-prefill.
     Llm(LlmArgs),
+    /// The main job end to end on an embedded default: scores the built-in ReLLa-style
+    /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
+    Demo(DemoArgs),
 }
+
+/// Options of `demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// A `.gguf` file or a Hugging Face folder.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: BackendKind,
+}
+
+/// Where scripts/fetch-assets.sh puts the SmolLM2 GGUF.
+pub const DEFAULT_MODEL: &str = "assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Options shared by every `llm` subcommand.
 #[derive(Debug, clap::Args)]
@@ -79,6 +96,18 @@ pub enum LlmCommand {
         #[arg(long)]
         text_file: PathBuf,
     },
+    /// Prefill throughput: one forward over a prompt of exactly `--tokens` ids, timed.
+    BenchPrefill {
+        /// A JSON array of token ids (from `llm tokenize`), truncated to `--tokens`.
+        #[arg(long)]
+        ids_file: PathBuf,
+        /// Prompt length.
+        #[arg(long, default_value_t = 256)]
+        tokens: usize,
+        /// Timed repetitions after one warm-up; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
 }
 
 impl Cli {
@@ -86,6 +115,7 @@ impl Cli {
     pub fn run(self) -> Result<(), CliError> {
         match self.command {
             Command::Llm(args) => llm_cmd::run(args),
+            Command::Demo(args) => llm_cmd::demo(&args.model, args.backend),
         }
     }
 }

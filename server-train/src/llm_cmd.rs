@@ -1,14 +1,14 @@
 //! `reclora-train llm …`: tokenize, score, generate, nll.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use reclora_core::LanguageModel;
 use reclora_core::tokenizer::PromptTemplate;
-use serde::{Deserialize, Serialize};
+use reclora_core::{BackendKind, LanguageModel, YesNoScore};
+use serde::Deserialize;
 
 use crate::cli::{LlmArgs, LlmCommand};
 use crate::error::CliError;
@@ -21,26 +21,54 @@ struct ScoreRequest {
     chat: bool,
 }
 
-/// One line of the `score` output.
-#[derive(Debug, Serialize)]
-struct ScoreLine {
-    p_yes: f32,
-    logit_yes: f32,
-    logit_no: f32,
-    tokens: usize,
+/// The prompts `demo` scores when no input is given.
+const DEMO_PROMPTS: &str = include_str!("../../examples/demo_prompts.jsonl");
+
+fn load_model(path: &Path, backend: BackendKind) -> Result<LanguageModel, CliError> {
+    let device = backend.device()?;
+    let started = Instant::now();
+    let model = LanguageModel::load(path, &device)?;
+    tracing::info!(
+        model = %path.display(),
+        %backend,
+        seconds = started.elapsed().as_secs_f32(),
+        "model loaded"
+    );
+    Ok(model)
+}
+
+/// Scores the embedded demo prompts and prints one JSON line per prompt.
+pub fn demo(model_path: &Path, backend: BackendKind) -> Result<(), CliError> {
+    let model = load_model(model_path, backend)?;
+    let requests = parse_requests(DEMO_PROMPTS, Path::new("<embedded demo prompts>"))?;
+    let started = Instant::now();
+    let scores = score_requests(&model, &requests, 3)?;
+    for (request, score) in requests.iter().zip(&scores) {
+        let target = request
+            .prompt
+            .split("***")
+            .nth(1)
+            .unwrap_or(request.prompt.as_str());
+        let profile = request.prompt.lines().next().unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::json!({
+                "profile": profile, "target": target, "p_yes": score.p_yes,
+                "logit_yes": score.logit_yes, "logit_no": score.logit_no, "tokens": score.tokens,
+            })
+        );
+    }
+    tracing::info!(
+        prompts = scores.len(),
+        seconds = started.elapsed().as_secs_f32(),
+        "demo scored"
+    );
+    Ok(())
 }
 
 /// Loads the model and runs one `llm` subcommand.
 pub fn run(args: LlmArgs) -> Result<(), CliError> {
-    let device = args.backend.device()?;
-    let started = Instant::now();
-    let model = LanguageModel::load(&args.model, &device)?;
-    tracing::info!(
-        model = %args.model.display(),
-        backend = %args.backend,
-        seconds = started.elapsed().as_secs_f32(),
-        "model loaded"
-    );
+    let model = load_model(&args.model, args.backend)?;
     match args.command {
         LlmCommand::Tokenize { text } => {
             let ids = model.tokenize(&text)?;
@@ -70,19 +98,74 @@ pub fn run(args: LlmArgs) -> Result<(), CliError> {
                 serde_json::json!({"mean_nll": nll, "tokens": ids.len()})
             );
         }
+        LlmCommand::BenchPrefill {
+            ids_file,
+            tokens,
+            repeats,
+        } => bench_prefill(&model, &ids_file, tokens, repeats.max(1), args.backend)?,
     }
     Ok(())
 }
 
+/// Times one prefill forward (all positions, logits at the last one) and prints JSON.
+fn bench_prefill(
+    model: &LanguageModel,
+    ids_file: &Path,
+    tokens: usize,
+    repeats: usize,
+    backend: BackendKind,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(ids_file).map_err(|e| CliError::io(ids_file, e))?;
+    let ids: Vec<u32> = serde_json::from_str(&text).map_err(|e| CliError::BadInputLine {
+        path: ids_file.to_path_buf(),
+        line: 1,
+        message: e.to_string(),
+    })?;
+    if ids.len() < tokens {
+        return Err(CliError::BadInputLine {
+            path: ids_file.to_path_buf(),
+            line: 1,
+            message: format!("{} ids, fewer than --tokens {tokens}", ids.len()),
+        });
+    }
+    let row = vec![ids[..tokens].to_vec()];
+    let answer = [0u32, 1];
+    model.last_position_logits(&row, &answer)?;
+    let mut seconds = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let started = Instant::now();
+        model.last_position_logits(&row, &answer)?;
+        seconds.push(started.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": "reclora", "backend": backend.to_string(), "tokens": tokens,
+            "repeats": repeats, "median_seconds": median,
+            "tokens_per_second": tokens as f64 / median,
+        })
+    );
+    Ok(())
+}
+
 fn read_requests(path: &Path) -> Result<Vec<ScoreRequest>, CliError> {
-    let file = File::open(path).map_err(|e| CliError::io(path, e))?;
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|file| BufReader::new(file).read_to_string(&mut text))
+        .map_err(|e| CliError::io(path, e))?;
+    parse_requests(&text, path)
+}
+
+/// Parses JSONL requests; `path` names the source in errors.
+fn parse_requests(text: &str, path: &Path) -> Result<Vec<ScoreRequest>, CliError> {
     let mut requests = Vec::new();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| CliError::io(path, e))?;
+    for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let request = serde_json::from_str(&line).map_err(|e| CliError::BadInputLine {
+        let request = serde_json::from_str(line).map_err(|e| CliError::BadInputLine {
             path: path.to_path_buf(),
             line: index + 1,
             message: e.to_string(),
@@ -98,13 +181,23 @@ fn read_requests(path: &Path) -> Result<Vec<ScoreRequest>, CliError> {
 }
 
 /// Scores every request and writes the output atomically (temp file, then rename).
-fn score(
+pub(crate) fn score(
     model: &LanguageModel,
     input: &Path,
     output: &Path,
     batch_size: usize,
 ) -> Result<(), CliError> {
     let requests = read_requests(input)?;
+    let scores = score_requests(model, &requests, batch_size)?;
+    write_atomically(output, &scores)
+}
+
+/// Scores requests in batches of one template each, keeping their order.
+fn score_requests(
+    model: &LanguageModel,
+    requests: &[ScoreRequest],
+    batch_size: usize,
+) -> Result<Vec<YesNoScore>, CliError> {
     let progress = ProgressBar::new(requests.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} prompts {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -119,23 +212,22 @@ fn score(
         };
         for batch in chunk.chunks(batch_size) {
             let prompts: Vec<&str> = batch.iter().map(|r| r.prompt.as_str()).collect();
-            for score in model.score_yes_no(&prompts, template)? {
-                lines.push(ScoreLine {
-                    p_yes: score.p_yes,
-                    logit_yes: score.logit_yes,
-                    logit_no: score.logit_no,
-                    tokens: score.tokens,
-                });
-            }
+            lines.extend(model.score_yes_no(&prompts, template)?);
             progress.inc(batch.len() as u64);
         }
     }
     progress.finish_and_clear();
+    Ok(lines)
+}
+
+/// Writes JSON lines to a temporary file, then renames it, so no half-written output
+/// is left behind.
+fn write_atomically(output: &Path, lines: &[YesNoScore]) -> Result<(), CliError> {
     let partial = output.with_extension("jsonl.partial");
     {
         let file = File::create(&partial).map_err(|e| CliError::io(&partial, e))?;
         let mut writer = BufWriter::new(file);
-        for line in &lines {
+        for line in lines {
             let json = serde_json::to_string(line).unwrap_or_default();
             writeln!(writer, "{json}").map_err(|e| CliError::io(&partial, e))?;
         }
@@ -143,4 +235,106 @@ fn score(
     }
     std::fs::rename(&partial, output).map_err(|e| CliError::io(output, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn workspace_file(relative: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(relative)
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("reclora-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn malformed_line_names_file_and_line() {
+        let text = "{\"prompt\": \"a\", \"chat\": true}\n\n{\"prompt\": 3}\n";
+        let err = parse_requests(text, Path::new("in.jsonl")).unwrap_err();
+        match &err {
+            CliError::BadInputLine { path, line, .. } => {
+                assert_eq!(path, Path::new("in.jsonl"));
+                assert_eq!(*line, 3);
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().starts_with("in.jsonl:3: "));
+        assert!(matches!(
+            parse_requests("\n", Path::new("e.jsonl")),
+            Err(CliError::EmptyInput { .. })
+        ));
+        assert_eq!(
+            parse_requests(DEMO_PROMPTS, Path::new("demo"))
+                .expect("demo")
+                .len(),
+            6
+        );
+    }
+
+    /// `llm score` on the real SmolLM2 reproduces the HF golden P(yes) and leaves no
+    /// partial file; a bad input leaves no output at all.
+    #[test]
+    fn score_command_matches_golden_and_writes_atomically() {
+        let gguf = workspace_file("assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert!(gguf.is_file(), "run scripts/fetch-assets.sh first");
+        let golden: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(workspace_file("tests/fixtures/llm_golden.json"))
+                .expect("fixture"),
+        )
+        .expect("json");
+        let prompts: Vec<&serde_json::Value> = golden["prompts"]
+            .as_array()
+            .expect("prompts")
+            .iter()
+            .filter(|p| p["input_ids"].as_array().map_or(0, Vec::len) < 40)
+            .collect();
+        let dir = temp_dir("score");
+        let input = dir.join("in.jsonl");
+        let lines: Vec<String> = prompts
+            .iter()
+            .map(|p| serde_json::json!({"prompt": p["prompt"], "chat": p["chat"]}).to_string())
+            .collect();
+        std::fs::write(&input, lines.join("\n")).expect("write input");
+        let output = dir.join("out.jsonl");
+        let model = load_model(&gguf, BackendKind::Cpu).expect("loads");
+        score(&model, &input, &output, 2).expect("scores");
+        let written = std::fs::read_to_string(&output).expect("output");
+        let rows: Vec<serde_json::Value> = written
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(rows.len(), prompts.len());
+        for (row, prompt) in rows.iter().zip(&prompts) {
+            let got = row["p_yes"].as_f64().expect("p_yes");
+            let want = prompt["p_yes"].as_f64().expect("p_yes");
+            assert!(
+                (got - want).abs() <= 1e-3,
+                "{}: {got} vs {want}",
+                prompt["name"]
+            );
+            assert_eq!(
+                row["tokens"],
+                serde_json::json!(prompt["input_ids"].as_array().map_or(0, Vec::len))
+            );
+        }
+        assert!(!output.with_extension("jsonl.partial").exists());
+
+        let bad_input = dir.join("bad.jsonl");
+        std::fs::write(&bad_input, "{\"prompt\": \"x\"}\n").expect("write");
+        let bad_output = dir.join("bad-out.jsonl");
+        assert!(matches!(
+            score(&model, &bad_input, &bad_output, 2),
+            Err(CliError::BadInputLine { line: 1, .. })
+        ));
+        assert!(!bad_output.exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

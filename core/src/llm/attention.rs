@@ -2,12 +2,11 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::Tensor;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Tensor};
 
 use super::kv_cache::KvCache;
-use super::mask::AttentionMask;
 use super::rope::RotaryEmbedding;
 
 /// Multi-head attention whose keys/values have fewer heads than its queries (GQA).
@@ -34,13 +33,13 @@ impl SelfAttention {
     ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`
-    /// - `mask`: covers `[batch, seq, cache.len() + seq]`
+    /// - `mask`: `[batch, heads, seq, cache.len() + seq]`, true where attention is forbidden
     /// - returns `[batch, seq, d]`
     pub fn forward(
         &self,
         x: Tensor<3>,
         rope: &RotaryEmbedding,
-        mask: &AttentionMask,
+        mask: &Tensor<4, Bool>,
         layer: usize,
         cache: Option<&mut KvCache>,
     ) -> Tensor<3> {
@@ -61,8 +60,14 @@ impl SelfAttention {
         };
         let k = self.repeat_kv(k);
         let v = self.repeat_kv(v);
-        let mask = mask.to_tensor(self.num_heads, &q.device());
-        let context = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
+        let context = attention(
+            q,
+            k,
+            v,
+            Some(mask.clone()),
+            None,
+            AttentionModuleOptions::default(),
+        );
         let context = context
             .swap_dims(1, 2)
             .reshape([batch, seq, self.num_heads * self.head_dim]);

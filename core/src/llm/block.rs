@@ -1,11 +1,10 @@
 //! One pre-norm decoder block.
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Bool, Tensor};
 
 use super::attention::SelfAttention;
 use super::kv_cache::KvCache;
-use super::mask::AttentionMask;
 use super::mlp::SwiGluMlp;
 use super::norm::RmsNorm;
 use super::rope::RotaryEmbedding;
@@ -30,7 +29,7 @@ impl DecoderBlock {
         &self,
         x: Tensor<3>,
         rope: &RotaryEmbedding,
-        mask: &AttentionMask,
+        mask: &Tensor<4, Bool>,
         layer: usize,
         cache: Option<&mut KvCache>,
     ) -> Tensor<3> {

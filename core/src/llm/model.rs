@@ -150,8 +150,10 @@ impl LlamaModel {
             .val()
             .select(0, flat)
             .reshape([batch, seq, d]);
+        // Built once: every layer shares the same mask.
+        let mask = mask.to_tensor(self.config.num_heads, &x.device());
         for (index, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, &self.rope, mask, index, cache.as_deref_mut());
+            x = layer.forward(x, &self.rope, &mask, index, cache.as_deref_mut());
         }
         if let Some(cache) = cache {
             cache.advance(seq);

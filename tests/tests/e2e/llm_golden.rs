@@ -1,18 +1,12 @@
 //! The burn LLM against Hugging Face transformers (float32, same dequantized weights) on
 //! the real SmolLM2-135M-Instruct. Fixture: scripts/oracle/make_llm_fixture.py.
 
-use std::sync::OnceLock;
-
+use reclora_core::LanguageModel;
 use reclora_core::tokenizer::PromptTemplate;
-use reclora_core::{BackendKind, LanguageModel};
-use reclora_tests::{f32_array, max_abs_diff, read_fixture, smollm2_gguf, u32_array};
+use reclora_tests::{f32_array, max_abs_diff, read_fixture, u32_array};
 
 fn model() -> &'static LanguageModel {
-    static MODEL: OnceLock<LanguageModel> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let device = BackendKind::Cpu.device().expect("cpu backend");
-        LanguageModel::load(&smollm2_gguf(), &device).expect("SmolLM2 loads")
-    })
+    crate::cpu_smollm2()
 }
 
 #[test]
@@ -40,6 +34,7 @@ fn last_position_logits_and_p_yes_match_hf() {
     for (prompt, got) in prompts.iter().zip(&logits) {
         let want = f32_array(&prompt["logits"]);
         let diff = max_abs_diff(got, &want);
+        eprintln!("{}: max |Δlogit| = {diff:.2e}", prompt["name"]);
         assert!(diff <= 1e-3, "{}: max |Δlogit| = {diff}", prompt["name"]);
     }
     for template in [PromptTemplate::ChatMl, PromptTemplate::Plain] {
@@ -57,6 +52,11 @@ fn last_position_logits_and_p_yes_match_hf() {
             let p_yes = prompt["p_yes"].as_f64().expect("p_yes") as f32;
             let logit_yes = prompt["logit_yes"].as_f64().expect("logit") as f32;
             let logit_no = prompt["logit_no"].as_f64().expect("logit") as f32;
+            eprintln!(
+                "{}: |Δp_yes| = {:.2e}",
+                prompt["name"],
+                (score.p_yes - p_yes).abs()
+            );
             assert!((score.p_yes - p_yes).abs() <= 1e-3, "{}", prompt["name"]);
             assert!(
                 (score.logit_yes - logit_yes).abs() <= 1e-3,
@@ -85,6 +85,7 @@ fn mean_nll_matches_hf() {
     assert_eq!(ids, u32_array(&golden["nll"]["input_ids"]));
     let nll = model().mean_nll(&ids).expect("nll");
     let want = golden["nll"]["mean_nll"].as_f64().expect("nll");
+    eprintln!("mean NLL {nll:.5} vs HF {want:.5}");
     assert!((nll - want).abs() <= 0.02, "NLL {nll} vs HF {want}");
 }
 
