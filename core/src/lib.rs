@@ -5,10 +5,14 @@
 //! - [`gguf`]: a bounds-checked GGUF reader with dequantization.
 //! - [`tokenizer`]: byte-level BPE tokenizers and prompt templates.
 //! - [`llm`]: the frozen Llama-family LLM and P(yes) scoring.
+//! - [`crm`]: conventional recommenders (DIN) whose hidden vector drives the gates.
+//! - [`prompt`]: ReLLa-style prompts from a profile and a history.
 
+pub mod crm;
 pub mod device;
 pub mod gguf;
 pub mod llm;
+pub mod prompt;
 pub mod tokenizer;
 
 pub use device::{BackendKind, BackendUnavailable};

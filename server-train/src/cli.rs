@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use reclora_core::BackendKind;
 
+use crate::crm::{CrmTrainConfig, train_crm};
+use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
 use crate::llm_cmd;
 
@@ -20,9 +22,65 @@ pub struct Cli {
 enum Command {
     /// Frozen-LLM utilities: tokenize, score, generate, nll, bench-prefill.
     Llm(LlmArgs),
+    /// Parse a raw dataset into samples, features and the 8:1:1 split (ReLLa protocol).
+    Prepare(PrepareArgs),
+    /// Train the conventional recommender (Few2Many stage 1) on the full train split.
+    Crm(CrmArgs),
     /// The main job end to end on an embedded default: scores the built-in ReLLa-style
     /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
     Demo(DemoArgs),
+}
+
+/// Options of `prepare`.
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    /// ml-1m, ml-100k, ml-25m or goodreads.
+    #[arg(long)]
+    pub dataset: String,
+    /// Folder with the raw files.
+    #[arg(long)]
+    pub raw: PathBuf,
+    /// Output folder; written only if the whole run succeeds.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Options of `crm`.
+#[derive(Debug, clap::Args)]
+pub struct CrmArgs {
+    /// A folder made by `prepare`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The CRM architecture.
+    #[arg(long, default_value = "din")]
+    pub model: String,
+    /// Run folder: checkpoints, config.json, metrics.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue an interrupted run from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: BackendKind,
+    /// Passes over the train split.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Train on the first N train samples only (quick runs).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on the first N valid/test samples only.
+    #[arg(long)]
+    pub eval_limit: Option<usize>,
+    /// Shuffling seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 /// Options of `demo`.
@@ -116,6 +174,33 @@ impl Cli {
         match self.command {
             Command::Llm(args) => llm_cmd::run(args),
             Command::Demo(args) => llm_cmd::demo(&args.model, args.backend),
+            Command::Prepare(args) => {
+                let dataset = args.dataset.parse::<DatasetName>()?;
+                let summary = prepare(dataset, &args.raw, &args.out)?;
+                println!("{summary}");
+                Ok(())
+            }
+            Command::Crm(args) => run_crm(args),
         }
     }
+}
+
+fn run_crm(args: CrmArgs) -> Result<(), CliError> {
+    if args.model != "din" {
+        return Err(CliError::UnknownModel(args.model));
+    }
+    let device = args.backend.device()?;
+    let data = PreparedDataset::open(&args.data)?;
+    let config = CrmTrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size.max(1),
+        learning_rate: args.lr,
+        train_limit: args.train_limit,
+        eval_limit: args.eval_limit,
+        seed: args.seed,
+        ..CrmTrainConfig::default()
+    };
+    let metrics = train_crm(&data, &config, &args.out, args.resume, &device)?;
+    println!("{}", serde_json::to_string(&metrics).unwrap_or_default());
+    Ok(())
 }

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use reclora_core::{BackendUnavailable, LlmError};
 
+use crate::data::DataError;
+use crate::metrics::MetricError;
+
 /// Why a command failed; every variant names the file or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -31,6 +34,21 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// A dataset could not be prepared or read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A metric could not be computed (one class only, NaN scores...).
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    /// A training checkpoint could not be written or read.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The CRM architecture is not implemented.
+    #[error("unknown CRM model `{0}`: expected din")]
+    UnknownModel(String),
+    /// The backend failed to return tensor data.
+    #[error("the backend failed to read back a tensor")]
+    Readback,
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

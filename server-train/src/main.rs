@@ -1,12 +1,9 @@
 //! `reclora-train`: server-side RecLoRA jobs (LLM utilities for now).
 
-mod cli;
-mod error;
-mod llm_cmd;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use reclora_train::cli;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -1,0 +1,127 @@
+//! Tests of the data pipeline: hand-checked fixtures, failure modes, and the real datasets.
+//!
+//! Fixtures live in `server-train/tests/fixtures/` and are compiled in with `include_bytes!`
+//! (byte-exact: CRLF line ends, Latin-1 bytes), then written to a temporary folder.
+
+mod failures;
+mod ml1m_fixture;
+mod other_loaders;
+mod real;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The hand-written 20-rating ML-1M fixture.
+pub const ML1M_TINY: [(&str, &[u8]); 3] = [
+    (
+        "users.dat",
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/users.dat"),
+    ),
+    (
+        "movies.dat",
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/movies.dat"),
+    ),
+    (
+        "ratings.dat",
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/ratings.dat"),
+    ),
+];
+
+/// The hand-written ML-25M fixture.
+pub const ML25M_TINY: [(&str, &[u8]); 2] = [
+    (
+        "movies.csv",
+        include_bytes!("../../../tests/fixtures/ml-25m-tiny/movies.csv"),
+    ),
+    (
+        "ratings.csv",
+        include_bytes!("../../../tests/fixtures/ml-25m-tiny/ratings.csv"),
+    ),
+];
+
+/// The hand-written GoodReads fixture.
+pub const GOODREADS_TINY: [(&str, &[u8]); 3] = [
+    (
+        "goodreads_interactions_poetry.json",
+        include_bytes!("../../../tests/fixtures/goodreads-tiny/goodreads_interactions_poetry.json"),
+    ),
+    (
+        "goodreads_books_poetry.json",
+        include_bytes!("../../../tests/fixtures/goodreads-tiny/goodreads_books_poetry.json"),
+    ),
+    (
+        "goodreads_book_genres_initial.json",
+        include_bytes!("../../../tests/fixtures/goodreads-tiny/goodreads_book_genres_initial.json"),
+    ),
+];
+
+/// A temporary folder removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty folder unique to this process and call.
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("reclora-data-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A child path.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes `files` into a new subfolder `name` of `root`.
+pub fn write_files(root: &TempDir, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("create fixture dir");
+    for (file, bytes) in files {
+        std::fs::write(dir.join(file), bytes).expect("write fixture");
+    }
+    dir
+}
+
+/// Entries of `dir` (names), sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The git-ignored asset folder from scripts/fetch-assets.sh (`RECLORA_ASSETS` overrides).
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("RECLORA_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+}
+
+/// A real dataset folder; panics with the fix when it is missing (never skips silently).
+pub fn real_dataset(name: &str, probe: &str) -> PathBuf {
+    let dir = assets_dir().join(name);
+    assert!(
+        dir.join(probe).is_file(),
+        "{} is missing: run scripts/fetch-assets.sh first (or set RECLORA_ASSETS)",
+        dir.join(probe).display()
+    );
+    dir
+}

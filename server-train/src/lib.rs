@@ -1,0 +1,9 @@
+//! reclora-train: server-side RecLoRA jobs — data preparation, CRM pretraining, LLM
+//! utilities, and (later) PLoRA fine-tuning, evaluation and export.
+
+pub mod cli;
+pub mod crm;
+pub mod data;
+pub mod error;
+pub mod llm_cmd;
+pub mod metrics;
