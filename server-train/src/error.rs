@@ -41,8 +41,21 @@ pub enum CliError {
     #[error(transparent)]
     Metric(#[from] MetricError),
     /// A training checkpoint could not be written or read.
-    #[error("checkpoint: {0}")]
-    Checkpoint(String),
+    #[error("checkpoint {path}: {source}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// burn's record error.
+        source: burn::store::RecordError,
+    },
+    /// A JSON file of a run folder (state, config) is corrupt.
+    #[error("run file {path}: {source}")]
+    RunFile {
+        /// The file.
+        path: PathBuf,
+        /// Parser error.
+        source: serde_json::Error,
+    },
     /// The CRM architecture is not implemented.
     #[error("unknown CRM model `{0}`: expected din")]
     UnknownModel(String),

@@ -108,10 +108,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| CliError::BadInputLine {
+    serde_json::from_str(&text).map_err(|source| CliError::RunFile {
         path: path.to_path_buf(),
-        line: e.line(),
-        message: e.to_string(),
+        source,
     })
 }
 
@@ -191,10 +190,10 @@ pub fn train_crm(
         state = read_json(&files.state())?;
         model = model
             .try_load_file(files.last_model())
-            .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+            .map_err(checkpoint_error(&files.last_model()))?;
         optimizer = optimizer
             .load(files.last_optimizer())
-            .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+            .map_err(checkpoint_error(&files.last_optimizer()))?;
         tracing::info!(epochs_done = state.epochs_done, "resumed");
     }
     write_json(&files.config(), &(config, &din_config))?;
@@ -258,15 +257,15 @@ pub fn train_crm(
             state.best_epoch = epoch + 1;
             eval_model
                 .save_file(files.best_model())
-                .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+                .map_err(checkpoint_error(&files.best_model()))?;
         }
         model
             .clone()
             .save_file(files.last_model())
-            .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+            .map_err(checkpoint_error(&files.last_model()))?;
         optimizer
             .save(files.last_optimizer())
-            .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+            .map_err(checkpoint_error(&files.last_optimizer()))?;
         state.epochs_done = epoch + 1;
         write_json(&files.state(), &state)?;
     }
@@ -274,7 +273,7 @@ pub fn train_crm(
     let best = din_config
         .init(device)
         .try_load_file(files.best_model())
-        .map_err(|e| CliError::Checkpoint(format!("{e:?}")))?;
+        .map_err(checkpoint_error(&files.best_model()))?;
     let valid = evaluate(
         &best,
         data,
@@ -310,6 +309,11 @@ pub fn train_crm(
     };
     write_json(&files.metrics(), &metrics)?;
     Ok(metrics)
+}
+
+fn checkpoint_error(path: &Path) -> impl FnOnce(burn::store::RecordError) -> CliError {
+    let path = path.to_path_buf();
+    move |source| CliError::Checkpoint { path, source }
 }
 
 /// Mean BCE with logits, in the stable form −y·logσ(z) − (1−y)·logσ(−z).
