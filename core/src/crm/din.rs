@@ -184,6 +184,131 @@ mod tests {
         t.into_data().try_into_vec::<f32>().expect("f32")
     }
 
+    /// Deterministic values in [-0.5, 0.5).
+    fn pattern(len: usize, salt: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i * 37 + salt * 101) % 97) as f32 / 97.0) - 0.5)
+            .collect()
+    }
+
+    fn linear_with(
+        inp: usize,
+        out: usize,
+        salt: usize,
+        device: &Device,
+    ) -> (Linear, Vec<f32>, Vec<f32>) {
+        let w = pattern(inp * out, salt);
+        let b = pattern(out, salt + 1);
+        let linear = Linear {
+            weight: burn::module::Param::from_tensor(Tensor::from_data(
+                TensorData::new(w.clone(), [inp, out]),
+                device,
+            )),
+            bias: Some(burn::module::Param::from_tensor(Tensor::from_data(
+                TensorData::new(b.clone(), [out]),
+                device,
+            ))),
+        };
+        (linear, w, b)
+    }
+
+    /// y = x·W + b with W stored `[in, out]`, in f64 loops.
+    fn dense(x: &[f64], w: &[f32], b: &[f32], out: usize) -> Vec<f64> {
+        (0..out)
+            .map(|o| {
+                f64::from(b[o])
+                    + x.iter()
+                        .enumerate()
+                        .map(|(i, &v)| v * f64::from(w[i * out + o]))
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+
+    /// The DIN forward, written out with scalar loops, against the burn module.
+    #[test]
+    fn forward_matches_a_scalar_reference() {
+        let device = Device::flex();
+        let (d, hidden, mlp_w, rows, fields, item_field) =
+            (3usize, 5usize, 4usize, 9usize, 2usize, 1usize);
+        let table = pattern(rows * d, 1);
+        let (history_proj, hp_w, hp_b) = linear_with(2 * d, d, 2, &device);
+        let (att1, a1_w, a1_b) = linear_with(4 * d, hidden, 3, &device);
+        let (att2, a2_w, a2_b) = linear_with(hidden, 1, 4, &device);
+        let (mlp0, m0_w, m0_b) = linear_with(fields * d + d, mlp_w, 5, &device);
+        let (out, o_w, o_b) = linear_with(mlp_w, 1, 6, &device);
+        let din = Din {
+            embedding: Embedding {
+                weight: burn::module::Param::from_tensor(Tensor::from_data(
+                    TensorData::new(table.clone(), [rows, d]),
+                    &device,
+                )),
+            },
+            history_proj,
+            attention_hidden: att1,
+            attention_score: att2,
+            mlp: vec![mlp0],
+            dropout: DropoutConfig::new(0.1).init(),
+            output: out,
+            num_fields: fields,
+            item_field,
+        };
+        let field_ids = [2i64, 4];
+        let items = [1i64, 3, 0];
+        let ratings = [7i64, 8, 0];
+        let mask = [1.0f32, 1.0, 0.0];
+        let ints = |v: &[i64]| {
+            Tensor::<2, Int>::from_data(TensorData::new(v.to_vec(), [1, v.len()]), &device)
+        };
+        let input = DinInput {
+            field_ids: ints(&field_ids),
+            history_items: ints(&items),
+            history_ratings: ints(&ratings),
+            history_mask: Tensor::from_data(TensorData::new(mask.to_vec(), [1, 3]), &device),
+        };
+        let got = din
+            .forward_logit(&input)
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32")[0];
+
+        let emb = |id: i64| -> Vec<f64> {
+            (0..d)
+                .map(|k| f64::from(table[id as usize * d + k]))
+                .collect()
+        };
+        let relu = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| x.max(0.0)).collect() };
+        let target = emb(field_ids[item_field]);
+        let mut interest = vec![0.0f64; d];
+        for j in 0..3 {
+            let h = relu(dense(
+                &[emb(items[j]), emb(ratings[j])].concat(),
+                &hp_w,
+                &hp_b,
+                d,
+            ));
+            let feats: Vec<f64> = [
+                target.clone(),
+                h.clone(),
+                target.iter().zip(&h).map(|(t, x)| t - x).collect(),
+                target.iter().zip(&h).map(|(t, x)| t * x).collect(),
+            ]
+            .concat();
+            let score = dense(&relu(dense(&feats, &a1_w, &a1_b, hidden)), &a2_w, &a2_b, 1)[0]
+                * f64::from(mask[j]);
+            for k in 0..d {
+                interest[k] += score * h[k];
+            }
+        }
+        let top: Vec<f64> = [emb(field_ids[0]), emb(field_ids[1]), interest].concat();
+        let representation = relu(dense(&top, &m0_w, &m0_b, mlp_w));
+        let want = dense(&representation, &o_w, &o_b, 1)[0];
+        assert!(
+            (f64::from(got) - want).abs() < 1e-5,
+            "burn {got} vs reference {want}"
+        );
+    }
+
     #[test]
     fn padded_history_slots_do_not_change_the_representation() {
         let device = Device::flex();
@@ -206,13 +331,8 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-6, "{x} vs {y}");
         }
-        // A real slot does matter.
-        let c = values(din.forward_representation(&input(
-            vec![1, 2, 3, 4, 0, 0],
-            vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0],
-            &device,
-        )));
-        assert!(a.iter().zip(&c).take(6).any(|(x, y)| (x - y).abs() > 1e-6));
+        // That a real slot does matter is covered numerically by the scalar reference test
+        // (random init can leave every ReLU of R_c dead, so it is not asserted here).
         assert_eq!(config.representation_dim(), 6);
     }
 }
