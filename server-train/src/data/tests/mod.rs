@@ -12,19 +12,20 @@ mod store;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The hand-written 20-rating ML-1M fixture.
+/// The hand-written 20-rating ML-1M fixture. Stored as `*.dat.fixture` so no file named
+/// like the licensed MovieLens data is ever tracked; tests write it back as `*.dat`.
 pub const ML1M_TINY: [(&str, &[u8]); 3] = [
     (
         "users.dat",
-        include_bytes!("../../../tests/fixtures/ml-1m-tiny/users.dat"),
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/users.dat.fixture"),
     ),
     (
         "movies.dat",
-        include_bytes!("../../../tests/fixtures/ml-1m-tiny/movies.dat"),
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/movies.dat.fixture"),
     ),
     (
         "ratings.dat",
-        include_bytes!("../../../tests/fixtures/ml-1m-tiny/ratings.dat"),
+        include_bytes!("../../../tests/fixtures/ml-1m-tiny/ratings.dat.fixture"),
     ),
 ];
 
