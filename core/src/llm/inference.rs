@@ -101,15 +101,6 @@ impl LlamaModel {
         let total: f64 = picked.iter().map(|&v| -f64::from(v)).sum();
         Ok(total / (seq - 1) as f64)
     }
-
-    /// Rejects ids outside the vocabulary before they reach an index op.
-    fn check_ids(&self, ids: &[u32]) -> Result<(), LlmError> {
-        let vocab_size = self.config.vocab_size;
-        match ids.iter().find(|&&id| id as usize >= vocab_size) {
-            Some(&id) => Err(LlmError::TokenOutOfRange { id, vocab_size }),
-            None => Ok(()),
-        }
-    }
 }
 
 fn int_row(ids: &[u32], device: &Device) -> Tensor<2, Int> {

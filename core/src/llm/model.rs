@@ -209,14 +209,20 @@ impl LlamaModel {
 
     /// Ids as an int tensor, rejecting ids outside the vocabulary.
     pub fn token_tensor(&self, token_ids: &[u32]) -> Result<Tensor<1, Int>, LlmError> {
-        let vocab_size = self.config.vocab_size;
-        if let Some(&id) = token_ids.iter().find(|&&id| id as usize >= vocab_size) {
-            return Err(LlmError::TokenOutOfRange { id, vocab_size });
-        }
+        self.check_ids(token_ids)?;
         let values: Vec<i64> = token_ids.iter().map(|&id| i64::from(id)).collect();
         Ok(Tensor::from_data(
             TensorData::new(values, [token_ids.len()]),
             &self.device(),
         ))
+    }
+
+    /// Rejects ids outside the vocabulary before they reach an index op.
+    pub(crate) fn check_ids(&self, ids: &[u32]) -> Result<(), LlmError> {
+        let vocab_size = self.config.vocab_size;
+        match ids.iter().find(|&&id| id as usize >= vocab_size) {
+            Some(&id) => Err(LlmError::TokenOutOfRange { id, vocab_size }),
+            None => Ok(()),
+        }
     }
 }
