@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use reclora_core::BackendKind;
 
-use crate::crm::{CrmTrainConfig, train_crm};
+use crate::crm::{CrmTrainConfig, LrSchedule, train_crm};
 use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
 use crate::llm_cmd;
@@ -26,6 +26,9 @@ enum Command {
     Prepare(PrepareArgs),
     /// Train the conventional recommender (Few2Many stage 1) on the full train split.
     Crm(CrmArgs),
+    /// Compare finished runs: a markdown table (AUC, bootstrap CI, LogLoss, Rel.Impr) and a
+    /// PNG bar chart, on the test rows every run scored.
+    Report(ReportArgs),
     /// The main job end to end on an embedded default: scores the built-in ReLLa-style
     /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
     Demo(DemoArgs),
@@ -43,6 +46,20 @@ pub struct PrepareArgs {
     /// Output folder; written only if the whole run succeeds.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Options of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Run folders (`runs/*`); folders without metrics.json and scores.csv are skipped.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where report.md and report.png go.
+    #[arg(long, default_value = "runs/report")]
+    pub out: PathBuf,
+    /// Bootstrap resamples for the AUC intervals.
+    #[arg(long, default_value_t = crate::report::DEFAULT_RESAMPLES)]
+    pub resamples: usize,
 }
 
 /// Options of `crm`.
@@ -72,6 +89,15 @@ pub struct CrmArgs {
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Learning-rate schedule over all `--epochs`.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub lr_schedule: LrSchedule,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// Std of the normal init of DIN's embedding table.
+    #[arg(long, default_value_t = 1.0)]
+    pub embed_init_std: f64,
     /// Train on the first N train samples only (quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -181,8 +207,26 @@ impl Cli {
                 Ok(())
             }
             Command::Crm(args) => run_crm(args),
+            Command::Report(args) => run_report(args),
         }
     }
+}
+
+fn run_report(args: ReportArgs) -> Result<(), CliError> {
+    let runs: Vec<PathBuf> = args
+        .runs
+        .into_iter()
+        .filter(|dir| {
+            let complete = dir.join("metrics.json").is_file() && dir.join("scores.csv").is_file();
+            if !complete {
+                tracing::warn!(dir = %dir.display(), "skipped: no metrics.json + scores.csv");
+            }
+            complete
+        })
+        .collect();
+    let report = crate::report::write_report(&runs, &args.out, args.resamples)?;
+    print!("{}", crate::report::markdown(&report));
+    Ok(())
 }
 
 fn run_crm(args: CrmArgs) -> Result<(), CliError> {
@@ -195,6 +239,9 @@ fn run_crm(args: CrmArgs) -> Result<(), CliError> {
         epochs: args.epochs,
         batch_size: args.batch_size.max(1),
         learning_rate: args.lr,
+        lr_schedule: args.lr_schedule,
+        weight_decay: args.weight_decay,
+        embed_init_std: args.embed_init_std,
         train_limit: args.train_limit,
         eval_limit: args.eval_limit,
         seed: args.seed,

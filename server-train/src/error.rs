@@ -56,6 +56,12 @@ pub enum CliError {
         /// Parser error.
         source: serde_json::Error,
     },
+    /// A run comparison failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// A per-row score file is unreadable.
+    #[error(transparent)]
+    Scores(#[from] crate::scores::ScoresError),
     /// The CRM architecture is not implemented.
     #[error("unknown CRM model `{0}`: expected din")]
     UnknownModel(String),

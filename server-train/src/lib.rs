@@ -7,3 +7,6 @@ pub mod data;
 pub mod error;
 pub mod llm_cmd;
 pub mod metrics;
+pub mod report;
+pub mod schedule;
+pub mod scores;

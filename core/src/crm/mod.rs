@@ -2,5 +2,7 @@
 //! their forward runs on the phone too.
 
 mod din;
+mod dropout;
 
 pub use din::{Din, DinConfig, DinInput};
+pub use dropout::seed_host_dropout;

@@ -62,4 +62,9 @@ impl RunFiles {
     pub fn metrics(&self) -> PathBuf {
         self.dir.join("metrics.json")
     }
+
+    /// Per-row test scores (`row,label,p_yes`) for `report`.
+    pub fn scores(&self) -> PathBuf {
+        self.dir.join("scores.csv")
+    }
 }

@@ -4,5 +4,6 @@ mod batch;
 mod checkpoint;
 mod train;
 
+pub use crate::schedule::LrSchedule;
 pub use batch::to_din_input;
 pub use train::{CrmMetrics, CrmTrainConfig, SplitMetrics, evaluate, train_crm};

@@ -9,7 +9,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use reclora_core::crm::{Din, DinConfig};
+use reclora_core::crm::{Din, DinConfig, seed_host_dropout};
 use serde::{Deserialize, Serialize};
 
 use super::batch::to_din_input;
@@ -17,6 +17,8 @@ use super::checkpoint::{RunFiles, TrainState};
 use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
 use crate::metrics;
+use crate::schedule::LrSchedule;
+use crate::scores::{ScoreLog, ScoredRow};
 
 /// Hyper-parameters of a CRM run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,8 +29,14 @@ pub struct CrmTrainConfig {
     pub batch_size: usize,
     /// AdamW learning rate.
     pub learning_rate: f64,
+    /// Learning-rate schedule over all epochs.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// AdamW weight decay.
     pub weight_decay: f32,
+    /// Std of DIN's embedding init (`DinConfig::embed_init_std`).
+    #[serde(default = "default_embed_init_std")]
+    pub embed_init_std: f64,
     /// History length fed to DIN.
     pub history_len: usize,
     /// Shuffling seed.
@@ -45,13 +53,19 @@ impl Default for CrmTrainConfig {
             epochs: 2,
             batch_size: 1024,
             learning_rate: 1e-3,
+            lr_schedule: LrSchedule::Constant,
             weight_decay: 0.0,
+            embed_init_std: 1.0,
             history_len: 60,
             seed: 42,
             train_limit: None,
             eval_limit: None,
         }
     }
+}
+
+fn default_embed_init_std() -> f64 {
+    1.0
 }
 
 /// AUC, LogLoss and sample count of one split.
@@ -173,8 +187,12 @@ pub fn train_crm(
 ) -> Result<CrmMetrics, CliError> {
     let files = RunFiles::new(out);
     std::fs::create_dir_all(out).map_err(|e| CliError::io(out, e))?;
-    let din_config = DinConfig::new(data.embedding_rows(), data.num_fields(), data.item_field());
+    let din_config = DinConfig {
+        embed_init_std: config.embed_init_std,
+        ..DinConfig::new(data.embedding_rows(), data.num_fields(), data.item_field())
+    };
     let train_device = device.clone().autodiff();
+    train_device.seed(config.seed);
     let mut model = din_config.init(&train_device);
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay)
@@ -203,8 +221,13 @@ pub fn train_crm(
         .map_or(data.split_len(Split::Train), |l| {
             l.min(data.split_len(Split::Train))
         });
+    let steps_per_epoch = train_len.div_ceil(config.batch_size.max(1));
+    let total_steps = steps_per_epoch * config.epochs;
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
+        // Dropout masks are reproducible per epoch, also across --resume.
+        train_device.seed(config.seed.wrapping_add(epoch as u64));
+        seed_host_dropout(config.seed.wrapping_add(epoch as u64));
         let order = shuffled(train_len, config.seed.wrapping_add(epoch as u64));
         let progress = ProgressBar::new(train_len as u64).with_style(
             ProgressStyle::with_template(
@@ -226,7 +249,12 @@ pub fn train_crm(
             let loss = bce_with_logits(logits, labels);
             let loss_value = f64::from(read_vec(loss.clone().reshape([1]))?[0]);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, grads);
+            let rate = config.lr_schedule.rate(
+                config.learning_rate,
+                epoch * steps_per_epoch + steps,
+                total_steps,
+            );
+            model = optimizer.step(rate, model, grads);
             loss_sum += loss_value;
             steps += 1;
             progress.inc(chunk.len() as u64);
@@ -282,7 +310,7 @@ pub fn train_crm(
         config.history_len,
         device,
     )?;
-    let test = evaluate(
+    let (test_labels, test_probs) = predict(
         &best,
         data,
         Split::Test,
@@ -290,6 +318,12 @@ pub fn train_crm(
         config.history_len,
         device,
     )?;
+    write_test_scores(&files.scores(), &test_labels, &test_probs)?;
+    let test = SplitMetrics {
+        auc: metrics::auc(&test_labels, &test_probs)?,
+        logloss: metrics::logloss(&test_labels, &test_probs)?,
+        n: test_labels.len(),
+    };
     let test_first_30000 = evaluate(
         &best,
         data,
@@ -309,6 +343,26 @@ pub fn train_crm(
     };
     write_json(&files.metrics(), &metrics)?;
     Ok(metrics)
+}
+
+/// Per-row test scores for `report`, written whole then renamed into place.
+fn write_test_scores(path: &Path, labels: &[f32], probs: &[f32]) -> Result<(), CliError> {
+    let partial = path.with_extension("csv.partial");
+    std::fs::remove_file(&partial).ok();
+    let mut log = ScoreLog::open(&partial)?;
+    let rows: Vec<ScoredRow> = labels
+        .iter()
+        .zip(probs)
+        .enumerate()
+        .map(|(row, (&label, &p_yes))| ScoredRow {
+            row,
+            label: label > 0.5,
+            p_yes,
+        })
+        .collect();
+    log.append(&rows)?;
+    drop(log);
+    std::fs::rename(&partial, path).map_err(|e| CliError::io(path, e))
 }
 
 fn checkpoint_error(path: &Path) -> impl FnOnce(burn::store::RecordError) -> CliError {
