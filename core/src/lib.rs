@@ -7,13 +7,16 @@
 //! - [`llm`]: the frozen Llama-family LLM and P(yes) scoring.
 //! - [`crm`]: conventional recommenders (DIN) whose hidden vector drives the gates.
 //! - [`prompt`]: ReLLa-style prompts from a profile and a history.
+//! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
 
 pub mod crm;
 pub mod device;
 pub mod gguf;
 pub mod llm;
+pub mod plora;
 pub mod prompt;
 pub mod tokenizer;
 
 pub use device::{BackendKind, BackendUnavailable};
 pub use llm::{LanguageModel, LlamaConfig, LlamaModel, LlmError, YesNoScore};
+pub use plora::{LoraContext, Plora, PloraConfig, PloraError};

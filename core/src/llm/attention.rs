@@ -6,6 +6,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
+use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
 use super::kv_cache::KvCache;
 use super::rope::RotaryEmbedding;
 
@@ -29,7 +30,8 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
-    /// Attends over the cached and new positions.
+    /// Attends over the cached and new positions; `adapter` corrects the projections of
+    /// block `layer` per sample.
     ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`
@@ -42,16 +44,27 @@ impl SelfAttention {
         mask: &Tensor<4, Bool>,
         layer: usize,
         cache: Option<&mut KvCache>,
+        adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
+        let project = |linear, x, kind| adapted_projection(linear, x, adapter, layer, kind);
         let offset = cache.as_ref().map_or(0, |c| c.len());
         let split_heads = |t: Tensor<3>, heads: usize| {
             t.reshape([batch, seq, heads, self.head_dim])
                 .swap_dims(1, 2)
         };
-        let q = split_heads(self.q_proj.forward(x.clone()), self.num_heads);
-        let k = split_heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
-        let v = split_heads(self.v_proj.forward(x), self.num_kv_heads);
+        let q = split_heads(
+            project(&self.q_proj, x.clone(), ProjectionKind::Q),
+            self.num_heads,
+        );
+        let k = split_heads(
+            project(&self.k_proj, x.clone(), ProjectionKind::K),
+            self.num_kv_heads,
+        );
+        let v = split_heads(
+            project(&self.v_proj, x, ProjectionKind::V),
+            self.num_kv_heads,
+        );
         let q = rope.apply(q, offset);
         let k = rope.apply(k, offset);
         let (k, v) = match cache {
@@ -71,7 +84,7 @@ impl SelfAttention {
         let context = context
             .swap_dims(1, 2)
             .reshape([batch, seq, self.num_heads * self.head_dim]);
-        self.o_proj.forward(context)
+        project(&self.o_proj, context, ProjectionKind::O)
     }
 
     /// Repeats each KV head for the query heads that share it (HF `repeat_kv` order).

@@ -3,6 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Bool, Tensor};
 
+use super::adapter::ProjectionAdapter;
 use super::attention::SelfAttention;
 use super::kv_cache::KvCache;
 use super::mlp::SwiGluMlp;
@@ -23,6 +24,8 @@ pub struct DecoderBlock {
 }
 
 impl DecoderBlock {
+    /// `adapter` corrects this block's projections per sample (`layer` is its index).
+    ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`; returns the same shape.
     pub fn forward(
@@ -32,14 +35,20 @@ impl DecoderBlock {
         mask: &Tensor<4, Bool>,
         layer: usize,
         cache: Option<&mut KvCache>,
+        adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
-        let attended =
-            self.attention
-                .forward(self.input_norm.forward(x.clone()), rope, mask, layer, cache);
+        let attended = self.attention.forward(
+            self.input_norm.forward(x.clone()),
+            rope,
+            mask,
+            layer,
+            cache,
+            adapter,
+        );
         let x = x + attended;
         let mlp_out = self
             .mlp
-            .forward(self.post_attention_norm.forward(x.clone()));
+            .forward(self.post_attention_norm.forward(x.clone()), layer, adapter);
         x + mlp_out
     }
 }

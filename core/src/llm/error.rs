@@ -83,6 +83,12 @@ pub enum LlmError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A per-sample adapter does not fit the model or the batch.
+    #[error("adapter does not fit: {reason}")]
+    AdapterMismatch {
+        /// Which size disagrees.
+        reason: String,
+    },
     /// A token id is outside the vocabulary.
     #[error("token id {id} is outside the vocabulary of {vocab_size}")]
     TokenOutOfRange {

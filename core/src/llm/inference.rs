@@ -4,6 +4,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::adapter::ProjectionAdapter;
 use super::batch::PaddedBatch;
 use super::error::LlmError;
 use super::kv_cache::KvCache;
@@ -21,6 +22,18 @@ impl LlamaModel {
         token_ids: &[u32],
         pad_id: u32,
     ) -> Result<Vec<Vec<f32>>, LlmError> {
+        self.last_position_logits_adapted(rows, token_ids, pad_id, None)
+    }
+
+    /// [`Self::last_position_logits`] with a per-sample adapter (one adapter row per
+    /// prompt row, or one row for all).
+    pub fn last_position_logits_adapted(
+        &self,
+        rows: &[Vec<u32>],
+        token_ids: &[u32],
+        pad_id: u32,
+        adapter: Option<&dyn ProjectionAdapter>,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
         if token_ids.is_empty() {
             return Err(LlmError::BadRequest {
                 reason: "no token ids to read logits for".into(),
@@ -30,8 +43,11 @@ impl LlamaModel {
         for row in rows {
             self.check_ids(row)?;
         }
+        if let Some(adapter) = adapter {
+            adapter.check_fits(&self.config, rows.len())?;
+        }
         let device = self.device();
-        let hidden = self.forward_hidden(batch.to_tensor(&device), &batch.mask(), None);
+        let hidden = self.forward_hidden(batch.to_tensor(&device), &batch.mask(), None, adapter);
         let normed = self.normed_at(hidden, &batch.last_positions());
         let logits = self.logits_for_tokens(normed, token_ids)?;
         let values = read_f32(logits)?;
@@ -64,7 +80,8 @@ impl LlamaModel {
         let mut generated = Vec::new();
         for _ in 0..max_new_tokens {
             let mask = AttentionMask::causal(1, step_ids.len(), cache.len());
-            let hidden = self.forward_hidden(int_row(&step_ids, &device), &mask, Some(&mut cache));
+            let hidden =
+                self.forward_hidden(int_row(&step_ids, &device), &mask, Some(&mut cache), None);
             let normed = self.normed_at(hidden, &[step_ids.len() - 1]);
             let next = argmax(&read_f32(self.full_logits(normed))?);
             generated.push(next);
@@ -90,6 +107,7 @@ impl LlamaModel {
         let hidden = self.forward_hidden(
             int_row(ids, &device),
             &AttentionMask::causal(1, seq, 0),
+            None,
             None,
         );
         let [_, _, d] = hidden.dims();

@@ -5,6 +5,8 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
 
+use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
+
 /// down(silu(gate(x)) ⊙ up(x)).
 #[derive(Module, Debug)]
 pub struct SwiGluMlp {
@@ -17,10 +19,19 @@ pub struct SwiGluMlp {
 }
 
 impl SwiGluMlp {
+    /// `adapter` corrects the projections of block `layer` per sample.
+    ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`; returns the same shape.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        layer: usize,
+        adapter: Option<&dyn ProjectionAdapter>,
+    ) -> Tensor<3> {
+        let project = |linear, x, kind| adapted_projection(linear, x, adapter, layer, kind);
+        let gate = silu(project(&self.gate_proj, x.clone(), ProjectionKind::Gate));
+        let up = project(&self.up_proj, x, ProjectionKind::Up);
+        project(&self.down_proj, gate * up, ProjectionKind::Down)
     }
 }

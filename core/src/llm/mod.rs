@@ -3,6 +3,7 @@
 //! Weights come from GGUF (llama.cpp) or Hugging Face safetensors; both are read through
 //! [`WeightSource`] under Hugging Face names, so the model is built by one code path.
 
+mod adapter;
 mod attention;
 mod batch;
 mod block;
@@ -22,6 +23,7 @@ mod rope;
 mod scoring;
 mod weights;
 
+pub use adapter::{ProjectionAdapter, ProjectionKind};
 pub use attention::SelfAttention;
 pub use batch::PaddedBatch;
 pub use block::DecoderBlock;

@@ -3,6 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::adapter::ProjectionAdapter;
 use super::attention::SelfAttention;
 use super::block::DecoderBlock;
 use super::config::LlamaConfig;
@@ -132,6 +133,10 @@ impl LlamaModel {
 
     /// Runs the blocks and returns hidden states *before* the final norm.
     ///
+    /// `adapter` (PLoRA, static LoRA) adds its per-sample corrections to the projections;
+    /// it must fit this model and batch (see [`ProjectionAdapter::check_fits`]), else
+    /// the backend panics on mismatched shapes.
+    ///
     /// # Shapes
     /// - `tokens`: `[batch, seq]`
     /// - `mask`: `[batch, seq]` queries over `cache.len() + seq` keys
@@ -141,6 +146,7 @@ impl LlamaModel {
         tokens: Tensor<2, Int>,
         mask: &AttentionMask,
         mut cache: Option<&mut KvCache>,
+        adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
         let [batch, seq] = tokens.dims();
         let d = self.config.hidden_size;
@@ -153,7 +159,7 @@ impl LlamaModel {
         // Built once: every layer shares the same mask.
         let mask = mask.to_tensor(self.config.num_heads, &x.device());
         for (index, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, &self.rope, &mask, index, cache.as_deref_mut());
+            x = layer.forward(x, &self.rope, &mask, index, cache.as_deref_mut(), adapter);
         }
         if let Some(cache) = cache {
             cache.advance(seq);

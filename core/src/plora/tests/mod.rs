@@ -1,0 +1,9 @@
+//! PLoRA against independent references: dense per-sample loops, a scalar gate, merged
+//! weights, finite differences.
+
+mod gate;
+mod helpers;
+mod llm_hook;
+mod mixture;
+mod model;
+mod training;
