@@ -6,4 +6,5 @@ pub mod crm;
 pub mod data;
 pub mod error;
 pub mod llm_cmd;
+pub mod lsmr;
 pub mod metrics;
