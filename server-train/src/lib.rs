@@ -6,6 +6,7 @@ pub mod crm;
 pub mod data;
 pub mod error;
 pub mod llm_cmd;
+pub mod lsmr;
 pub mod metrics;
 pub mod report;
 pub mod schedule;
