@@ -51,7 +51,7 @@ impl DinConfig {
             mlp_hidden: 256,
             mlp_layers: 3,
             dropout: 0.1,
-            embed_init_std: 1.0,
+            embed_init_std: 0.01,
         }
     }
 

@@ -51,11 +51,11 @@ impl Default for CrmTrainConfig {
     fn default() -> Self {
         Self {
             epochs: 2,
-            batch_size: 1024,
+            batch_size: 256,
             learning_rate: 1e-3,
-            lr_schedule: LrSchedule::Constant,
+            lr_schedule: LrSchedule::Linear,
             weight_decay: 0.0,
-            embed_init_std: 1.0,
+            embed_init_std: 0.01,
             history_len: 60,
             seed: 42,
             train_limit: None,

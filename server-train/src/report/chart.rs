@@ -81,7 +81,8 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), ReportError> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..count).into_segmented(), y_min..y_max)
+        // A segmented 0..n axis has n + 1 slots; n − 1 gives exactly one per run.
+        .build_cartesian_2d((0..count.saturating_sub(1)).into_segmented(), y_min..y_max)
         .map_err(|e| chart_error(&e))?;
     let names: Vec<String> = report.runs.iter().map(|r| r.name.clone()).collect();
     chart
@@ -98,13 +99,15 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), ReportError> {
     let bar_style = RGBColor(70, 110, 170).filled();
     chart
         .draw_series(report.runs.iter().enumerate().map(|(i, run)| {
-            Rectangle::new(
+            let mut bar = Rectangle::new(
                 [
                     (SegmentValue::Exact(i), y_min),
                     (SegmentValue::Exact(i + 1), run.auc),
                 ],
                 bar_style,
-            )
+            );
+            bar.set_margin(0, 0, 12, 12);
+            bar
         }))
         .map_err(|e| chart_error(&e))?;
     chart
