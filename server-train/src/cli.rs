@@ -8,6 +8,7 @@ use reclora_core::BackendKind;
 use crate::crm::{CrmTrainConfig, train_crm};
 use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
+use crate::finetune::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
 use crate::llm_cmd;
 
 /// RecLoRA server jobs: data, CRM pretraining, PLoRA fine-tuning, evaluation, export.
@@ -26,6 +27,10 @@ enum Command {
     Prepare(PrepareArgs),
     /// Train the conventional recommender (Few2Many stage 1) on the full train split.
     Crm(CrmArgs),
+    /// Few2Many stage 2: train an adapter (or none, zero-shot) through the frozen LLM.
+    Finetune(FinetuneArgs),
+    /// Score the test split with a fine-tuned run's adapter; resumable.
+    Eval(EvalArgs),
     /// The main job end to end on an embedded default: scores the built-in ReLLa-style
     /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
     Demo(DemoArgs),
@@ -181,6 +186,8 @@ impl Cli {
                 Ok(())
             }
             Command::Crm(args) => run_crm(args),
+            Command::Finetune(args) => run_finetune(args),
+            Command::Eval(args) => run_eval(args),
         }
     }
 }

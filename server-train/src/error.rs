@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use reclora_core::{BackendUnavailable, LlmError};
 
 use crate::data::DataError;
+use crate::finetune::FinetuneError;
 use crate::metrics::MetricError;
 
 /// Why a command failed; every variant names the file or value at fault.
@@ -62,6 +63,9 @@ pub enum CliError {
     /// The backend failed to return tensor data.
     #[error("the backend failed to read back a tensor")]
     Readback,
+    /// Fine-tuning or LLM evaluation failed.
+    #[error(transparent)]
+    Finetune(#[from] FinetuneError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {
