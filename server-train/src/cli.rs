@@ -10,6 +10,9 @@ use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
 use crate::finetune::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
 use crate::llm_cmd;
+use crate::lsmr::{
+    EmbedItemsConfig, ItemEmbeddings, SemanticRetriever, embed_items, nearest_by_title,
+};
 
 /// RecLoRA server jobs: data, CRM pretraining, PLoRA fine-tuning, evaluation, export.
 #[derive(Debug, Parser)]
@@ -31,6 +34,11 @@ enum Command {
     Finetune(FinetuneArgs),
     /// Score the test split with a fine-tuned run's adapter; resumable.
     Eval(EvalArgs),
+    /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
+    /// item-embedding table.
+    EmbedItems(EmbedItemsArgs),
+    /// Print the nearest items (cosine) of items found by title, from an embedding table.
+    NearestItems(NearestItemsArgs),
     /// The main job end to end on an embedded default: scores the built-in ReLLa-style
     /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
     Demo(DemoArgs),
@@ -86,6 +94,46 @@ pub struct CrmArgs {
     /// Shuffling seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// Options of `embed-items`.
+#[derive(Debug, clap::Args)]
+pub struct EmbedItemsArgs {
+    /// A `.gguf` file or a Hugging Face folder.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// A folder made by `prepare`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder (items.safetensors, items.json); written only if the whole run succeeds.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// PCA components to keep (clamped to min(items, hidden size)).
+    #[arg(long, default_value_t = 256)]
+    pub dim: usize,
+    /// Items per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: BackendKind,
+}
+
+/// Options of `nearest-items`.
+#[derive(Debug, clap::Args)]
+pub struct NearestItemsArgs {
+    /// A folder made by `embed-items`.
+    #[arg(long)]
+    pub items: PathBuf,
+    /// The prepared dataset the table was made from (for titles).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Title, or part of one (ASCII case ignored); repeatable.
+    #[arg(long, required = true)]
+    pub title: Vec<String>,
+    /// Neighbours per title.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
 }
 
 /// Options of `demo`.
@@ -188,8 +236,35 @@ impl Cli {
             Command::Crm(args) => run_crm(args),
             Command::Finetune(args) => run_finetune(args),
             Command::Eval(args) => run_eval(args),
+            Command::EmbedItems(args) => run_embed_items(args),
+            Command::NearestItems(args) => run_nearest_items(args),
         }
     }
+}
+
+fn run_embed_items(args: EmbedItemsArgs) -> Result<(), CliError> {
+    let device = args.backend.device()?;
+    let data = PreparedDataset::open(&args.data)?;
+    let model = reclora_core::LanguageModel::load(&args.model, &device)?;
+    let config = EmbedItemsConfig {
+        dim: args.dim.max(1),
+        batch_size: args.batch.max(1),
+    };
+    let model_name = args.model.display().to_string();
+    let summary = embed_items(&model, &model_name, &data, &config, &args.out)?;
+    println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    Ok(())
+}
+
+fn run_nearest_items(args: NearestItemsArgs) -> Result<(), CliError> {
+    let data = PreparedDataset::open(&args.data)?;
+    let (table, _) = ItemEmbeddings::load(&args.items)?;
+    let retriever = SemanticRetriever::new(&table)?;
+    for title in &args.title {
+        let neighbours = nearest_by_title(&data, &retriever, title, args.top)?;
+        println!("{}", serde_json::to_string(&neighbours).unwrap_or_default());
+    }
+    Ok(())
 }
 
 fn run_crm(args: CrmArgs) -> Result<(), CliError> {

@@ -6,6 +6,7 @@ use reclora_core::{BackendUnavailable, LlmError};
 
 use crate::data::DataError;
 use crate::finetune::FinetuneError;
+use crate::lsmr::LsmrError;
 use crate::metrics::MetricError;
 
 /// Why a command failed; every variant names the file or value at fault.
@@ -38,6 +39,9 @@ pub enum CliError {
     /// A dataset could not be prepared or read.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Item embedding or retrieval failed.
+    #[error(transparent)]
+    Lsmr(#[from] LsmrError),
     /// A metric could not be computed (one class only, NaN scores...).
     #[error(transparent)]
     Metric(#[from] MetricError),

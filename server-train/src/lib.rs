@@ -7,6 +7,7 @@ pub mod data;
 pub mod error;
 pub mod finetune;
 pub mod llm_cmd;
+pub mod lsmr;
 pub mod metrics;
 pub mod schedule;
 pub mod scores;

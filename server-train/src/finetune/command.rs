@@ -13,7 +13,7 @@ use super::error::FinetuneError;
 use super::eval::{EvalInputs, EvalOptions, evaluate};
 use super::files::{RunFolder, TrainState, read_json};
 use super::frozen_crm::FrozenCrm;
-use super::retriever::open_retriever;
+use super::retriever::{check_item_table, open_retriever};
 use super::train::{RunControl, TrainInputs, finetune};
 use crate::cli::DEFAULT_MODEL;
 use crate::data::PreparedDataset;
@@ -202,11 +202,14 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<(), CliError> {
         crm.as_ref()
             .map_or(default_dim, FrozenCrm::representation_dim),
     );
+    if let (Some(dir), true) = (&config.items, config.mode.retrieves()) {
+        check_item_table(dir)?;
+    }
+    let data = PreparedDataset::open(&config.data)?;
     let retriever = match (&config.items, config.mode.retrieves()) {
-        (Some(dir), true) => Some(open_retriever(dir)?),
+        (Some(dir), true) => Some(open_retriever(dir, data.dataset())?),
         _ => None,
     };
-    let data = PreparedDataset::open(&config.data)?;
     let train_device = device.autodiff();
     let (llm, tokenizer) = LanguageModel::load(&config.model, &train_device)?.into_parts();
     let llm = llm.no_grad();
@@ -270,17 +273,20 @@ pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
             .into());
         }
     }
+    if let (Some(dir), true) = (&config.items, config.mode.retrieves()) {
+        check_item_table(dir)?;
+    }
     let device = args.backend.device()?;
     let gated = config.plora.as_ref().is_some_and(|p| p.is_gated());
     let crm = match (&config.crm, gated) {
         (Some(dir), true) => Some(FrozenCrm::load(dir, &device)?),
         _ => None,
     };
+    let data = PreparedDataset::open(&config.data)?;
     let retriever = match (&config.items, config.mode.retrieves()) {
-        (Some(dir), true) => Some(open_retriever(dir)?),
+        (Some(dir), true) => Some(open_retriever(dir, data.dataset())?),
         _ => None,
     };
-    let data = PreparedDataset::open(&config.data)?;
     let (llm, tokenizer) = LanguageModel::load(&config.model, &device)?.into_parts();
     let adapter = match &config.plora {
         Some(plora) if config.mode.trains() => Some(

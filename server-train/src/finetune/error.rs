@@ -8,6 +8,7 @@ use reclora_core::{LlmError, PloraError};
 
 use super::config::FinetuneMode;
 use crate::data::DataError;
+use crate::lsmr::LsmrError;
 use crate::metrics::MetricError;
 use crate::scores::ScoresError;
 
@@ -63,14 +64,19 @@ pub enum FinetuneError {
         /// The missing file.
         path: PathBuf,
     },
-    /// The LSMR item table could not be read.
-    #[error("item table {path}: {reason}")]
-    ItemsTable {
+    /// The item table was made from another dataset.
+    #[error("item table {path} was made from {table}, the data is {data}")]
+    ItemsDataset {
         /// The table folder.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// Dataset named in `items.json`.
+        table: String,
+        /// Dataset being trained or scored.
+        data: &'static str,
     },
+    /// The LSMR item table is unreadable.
+    #[error(transparent)]
+    Lsmr(#[from] LsmrError),
     /// The run folder has no `config.json`.
     #[error("{path} is missing: not a fine-tuning run folder (run `reclora-train finetune`)")]
     MissingRunConfig {

@@ -5,20 +5,35 @@ use std::path::Path;
 use reclora_core::prompt::HistoryRetriever;
 
 use super::error::FinetuneError;
+use crate::data::DatasetName;
+use crate::lsmr::table::{INFO_FILE, TABLE_FILE};
+use crate::lsmr::{ItemEmbeddings, SemanticRetriever};
 
-/// Files of an item table written by `reclora-train embed-items`.
-pub const ITEM_TABLE_FILES: [&str; 2] = ["items.safetensors", "items.json"];
-
-/// Opens the semantic retriever over the item table in `dir`.
-pub fn open_retriever(dir: &Path) -> Result<Box<dyn HistoryRetriever>, FinetuneError> {
-    for name in ITEM_TABLE_FILES {
+/// Checks that `dir` holds an item table's files (before anything slow is loaded).
+pub fn check_item_table(dir: &Path) -> Result<(), FinetuneError> {
+    for name in [TABLE_FILE, INFO_FILE] {
         let path = dir.join(name);
         if !path.is_file() {
             return Err(FinetuneError::MissingItemsTable { path });
         }
     }
-    Err(FinetuneError::ItemsTable {
-        path: dir.to_path_buf(),
-        reason: "this build has no LSMR retriever (merge branch `lsmr`)".into(),
-    })
+    Ok(())
+}
+
+/// Opens the semantic retriever over the item table in `dir`, which must have been made
+/// from `dataset`.
+pub fn open_retriever(
+    dir: &Path,
+    dataset: DatasetName,
+) -> Result<Box<dyn HistoryRetriever>, FinetuneError> {
+    check_item_table(dir)?;
+    let (table, info) = ItemEmbeddings::load(dir)?;
+    if info.dataset != dataset.as_str() {
+        return Err(FinetuneError::ItemsDataset {
+            path: dir.to_path_buf(),
+            table: info.dataset,
+            data: dataset.as_str(),
+        });
+    }
+    Ok(Box::new(SemanticRetriever::new(&table)?))
 }

@@ -5,12 +5,16 @@ use clap::error::ErrorKind;
 
 use super::fixture::{TempDir, tiny_config};
 use crate::cli::Cli;
+use crate::data::DatasetName;
 use crate::error::CliError;
 use crate::finetune::config::{FinetuneConfig, FinetuneMode};
 use crate::finetune::error::FinetuneError;
 use crate::finetune::files::{RunFolder, TrainState, read_json, write_json};
 use crate::finetune::frozen_crm::FrozenCrm;
 use crate::finetune::retriever::open_retriever;
+use crate::lsmr::table::TABLE_FORMAT_VERSION;
+use crate::lsmr::{ItemEmbeddings, ItemTableInfo};
+use reclora_core::prompt::HistoryEvent;
 
 fn run(args: &[&str]) -> Result<(), CliError> {
     let mut argv = vec!["reclora-train"];
@@ -84,7 +88,9 @@ fn missing_crm_is_typed() {
 #[test]
 fn missing_item_table_is_typed_for_retrieved_modes() {
     let root = TempDir::new("items");
-    let error = open_retriever(root.path()).err().expect("empty folder");
+    let error = open_retriever(root.path(), DatasetName::Ml1m)
+        .err()
+        .expect("empty folder");
     assert!(
         matches!(&error, FinetuneError::MissingItemsTable { path } if path.ends_with("items.safetensors")),
         "{error}"
@@ -211,4 +217,50 @@ fn bad_sizes_are_typed() {
         }),
         FinetuneError::Plora(_)
     ));
+}
+
+#[test]
+fn a_stored_item_table_opens_as_the_retriever_of_its_dataset_only() {
+    let root = TempDir::new("table");
+    // Three items in 2-D: item 11 points almost like item 10, item 12 is orthogonal to it.
+    let table = ItemEmbeddings {
+        item_ids: vec![10, 11, 12],
+        dim: 2,
+        embeddings: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0],
+        mean: vec![0.0; 3],
+        components: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
+    let info = |dataset: &str| ItemTableInfo {
+        format_version: TABLE_FORMAT_VERSION,
+        model: "tiny".into(),
+        dataset: dataset.into(),
+        hidden_size: 3,
+        dim: 2,
+        item_count: 3,
+        first_item_id: 10,
+        explained_variance_ratio: vec![0.5, 0.5],
+        explained_variance_ratio_total: 1.0,
+        pooling: String::new(),
+        description_template: String::new(),
+        prompt_template: String::new(),
+        seconds: 0.0,
+    };
+    table.write(root.path(), &info("ml-100k")).expect("writes");
+    let error = open_retriever(root.path(), DatasetName::Ml1m)
+        .err()
+        .expect("other dataset");
+    assert!(
+        matches!(error, FinetuneError::ItemsDataset { data: "ml-1m", .. }),
+        "{error}"
+    );
+    table.write(root.path(), &info("ml-1m")).expect("writes");
+    let retriever = open_retriever(root.path(), DatasetName::Ml1m).expect("opens");
+    let event = |item| HistoryEvent {
+        item,
+        rating: 4,
+        timestamp: 0,
+    };
+    let history = [event(12), event(11)];
+    // cos(10, 11) = 0.994 beats cos(10, 12) = 0.
+    assert_eq!(retriever.select(10, &history, 1), vec![1]);
 }
