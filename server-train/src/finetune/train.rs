@@ -169,11 +169,16 @@ pub fn finetune(
     let mut state = TrainState::new(plan.total_steps());
     if control.resume && folder.state().is_file() {
         state = read_json(&folder.state())?;
+        if state.finished {
+            return Ok(TrainSummary::from_state(&state, 0.0));
+        }
         if let Some(names) = &state.checkpoint {
             let adapter_path = folder.file(&names.adapter);
             plora = plora
                 .try_load_file(&adapter_path)
                 .map_err(FinetuneError::checkpoint(&adapter_path))?;
+            // burn puts the loaded moments on `Device::default()` and moves them to each
+            // parameter's device at the next step (bit-exact, see the resume test).
             let optimizer_path = folder.file(&names.optimizer);
             optimizer = optimizer
                 .load(&optimizer_path)
@@ -181,10 +186,6 @@ pub fn finetune(
         }
         tracing::info!(steps_done = state.steps_done, "resumed");
     }
-    if state.finished {
-        return Ok(TrainSummary::from_state(&state, 0.0));
-    }
-
     let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?;
     let source = RowSource {
         data: inputs.data,
