@@ -8,6 +8,7 @@ use reclora_core::BackendKind;
 use crate::crm::{CrmTrainConfig, LrSchedule, train_crm};
 use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
+use crate::finetune::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
 use crate::llm_cmd;
 use crate::lsmr::{
     EmbedItemsConfig, ItemEmbeddings, SemanticRetriever, embed_items, nearest_by_title,
@@ -32,6 +33,10 @@ enum Command {
     /// Compare finished runs: a markdown table (AUC, bootstrap CI, LogLoss, Rel.Impr) and a
     /// PNG bar chart, on the test rows every run scored.
     Report(ReportArgs),
+    /// Few2Many stage 2: train an adapter (or none, zero-shot) through the frozen LLM.
+    Finetune(FinetuneArgs),
+    /// Score the test split with a fine-tuned run's adapter; resumable.
+    Eval(EvalArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -257,6 +262,8 @@ impl Cli {
             }
             Command::Crm(args) => run_crm(args),
             Command::Report(args) => run_report(args),
+            Command::Finetune(args) => run_finetune(args),
+            Command::Eval(args) => run_eval(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }

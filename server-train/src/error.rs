@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use reclora_core::{BackendUnavailable, LlmError};
 
 use crate::data::DataError;
+use crate::finetune::FinetuneError;
 use crate::lsmr::LsmrError;
 use crate::metrics::MetricError;
 
@@ -72,6 +73,9 @@ pub enum CliError {
     /// The backend failed to return tensor data.
     #[error("the backend failed to read back a tensor")]
     Readback,
+    /// Fine-tuning or LLM evaluation failed.
+    #[error(transparent)]
+    Finetune(#[from] FinetuneError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

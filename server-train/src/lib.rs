@@ -1,10 +1,11 @@
 //! reclora-train: server-side RecLoRA jobs — data preparation, CRM pretraining, LLM
-//! utilities, and (later) PLoRA fine-tuning, evaluation and export.
+//! utilities, PLoRA fine-tuning and LLM evaluation (and, later, export).
 
 pub mod cli;
 pub mod crm;
 pub mod data;
 pub mod error;
+pub mod finetune;
 pub mod llm_cmd;
 pub mod lsmr;
 pub mod metrics;

@@ -93,6 +93,11 @@ impl LanguageModel {
         Self { model, tokenizer }
     }
 
+    /// The decoder and the tokenizer, owned (e.g. to freeze the decoder for training).
+    pub fn into_parts(self) -> (LlamaModel, TextTokenizer) {
+        (self.model, self.tokenizer)
+    }
+
     /// The decoder.
     pub fn model(&self) -> &LlamaModel {
         &self.model

@@ -1,0 +1,240 @@
+//! What a fine-tuning run does: its mode, PLoRA sizes, optimizer and run control. Saved as
+//! the run folder's `config.json`, which `eval` reads back.
+
+use std::path::PathBuf;
+
+use reclora_core::PloraConfig;
+use reclora_core::prompt::HistorySelection;
+use reclora_core::tokenizer::PromptTemplate;
+use serde::{Deserialize, Serialize};
+
+use super::error::FinetuneError;
+use crate::schedule::LrSchedule;
+
+/// The four settings compared on the same subset and test rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinetuneMode {
+    /// No training: the base LLM, last-K history.
+    ZeroShot,
+    /// A static LoRA, last-K history (TALLRec-style).
+    LoraLast,
+    /// A static LoRA, LSMR-retrieved K history (ReLLa-style).
+    LoraRetrieved,
+    /// PLoRA gated by the frozen DIN's R_c, LSMR-retrieved K history (RecLoRA).
+    Reclora,
+}
+
+impl FinetuneMode {
+    /// The name used on the command line and in `config.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ZeroShot => "zero-shot",
+            Self::LoraLast => "lora-last",
+            Self::LoraRetrieved => "lora-retrieved",
+            Self::Reclora => "reclora",
+        }
+    }
+
+    /// Whether the mode trains an adapter.
+    pub fn trains(self) -> bool {
+        self != Self::ZeroShot
+    }
+
+    /// Whether prompts show LSMR-retrieved history (and so need the item table).
+    pub fn retrieves(self) -> bool {
+        matches!(self, Self::LoraRetrieved | Self::Reclora)
+    }
+
+    /// Whether the gates need the CRM representation R_c.
+    pub fn needs_crm(self) -> bool {
+        self == Self::Reclora
+    }
+
+    /// Which `k` earlier interactions the prompts show.
+    pub fn history(self, k: usize) -> HistorySelection {
+        if self.retrieves() {
+            HistorySelection::Retrieved { k }
+        } else {
+            HistorySelection::LastK(k)
+        }
+    }
+}
+
+impl std::fmt::Display for FinetuneMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every option of a run. Paths are stored as given (relative to the working directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    /// Which setting.
+    pub mode: FinetuneMode,
+    /// The LLM (`.gguf` or a Hugging Face folder).
+    pub model: PathBuf,
+    /// A folder made by `prepare`.
+    pub data: PathBuf,
+    /// The CRM run folder (needed by `reclora`).
+    pub crm: Option<PathBuf>,
+    /// The LSMR item table folder (needed by the retrieved modes).
+    pub items: Option<PathBuf>,
+    /// How prompts are wrapped; the answer words follow from it.
+    pub template: PromptTemplate,
+    /// K: earlier interactions shown in a prompt.
+    pub history_k: usize,
+    /// Adapter sizes; `None` for zero-shot.
+    pub plora: Option<PloraConfig>,
+    /// Passes over the few-shot subset.
+    pub epochs: usize,
+    /// Peak AdamW learning rate.
+    pub learning_rate: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Learning-rate schedule over all optimizer steps.
+    pub schedule: LrSchedule,
+    /// Prompts per forward/backward pass.
+    pub micro_batch: usize,
+    /// Micro-batches per optimizer step (effective batch = micro_batch × grad_accum).
+    pub grad_accum: usize,
+    /// Size of the few-shot train subset.
+    pub train_size: usize,
+    /// Seed of the subset, the epoch orders, the adapter init and the gate dropout.
+    pub seed: u64,
+    /// Checkpoint every this many optimizer steps (and at the end).
+    pub checkpoint_every: usize,
+    /// Long-history length of the CRM input (DIN's 60).
+    pub crm_history_len: usize,
+}
+
+impl FinetuneConfig {
+    /// A run of `mode` with the benchmark's defaults; adapter sizes must be set for
+    /// training modes (see [`PloraOptions::adapter_for`]).
+    pub fn new(mode: FinetuneMode, model: PathBuf, data: PathBuf) -> Self {
+        Self {
+            mode,
+            model,
+            data,
+            crm: None,
+            items: None,
+            template: PromptTemplate::ChatMl,
+            history_k: 10,
+            plora: None,
+            epochs: 1,
+            learning_rate: 1e-3,
+            weight_decay: 0.0,
+            schedule: LrSchedule::Linear,
+            micro_batch: 4,
+            grad_accum: 4,
+            train_size: 1024,
+            seed: 42,
+            checkpoint_every: 8,
+            crm_history_len: 60,
+        }
+    }
+
+    /// Prompts per optimizer step.
+    pub fn effective_batch(&self) -> usize {
+        self.micro_batch * self.grad_accum
+    }
+
+    /// Checks sizes and that the mode has what it needs, before anything is loaded.
+    pub fn validate(&self) -> Result<(), FinetuneError> {
+        let positive = [
+            ("--micro-batch", self.micro_batch),
+            ("--grad-accum", self.grad_accum),
+            ("--epochs", self.epochs),
+            ("--train-size", self.train_size),
+            ("--checkpoint-every", self.checkpoint_every),
+            ("--history-k", self.history_k),
+        ];
+        if let Some((option, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(FinetuneError::ZeroOption { option });
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate >= 0.0) {
+            return Err(FinetuneError::BadLearningRate(self.learning_rate));
+        }
+        if self.mode.needs_crm() && self.crm.is_none() {
+            return Err(FinetuneError::NeedsCrm { mode: self.mode });
+        }
+        if self.mode.retrieves() && self.items.is_none() {
+            return Err(FinetuneError::NeedsItems { mode: self.mode });
+        }
+        match (&self.plora, self.mode.trains()) {
+            (Some(plora), true) => plora.validate()?,
+            (None, false) => {}
+            (_, trains) => {
+                return Err(FinetuneError::AdapterConfig {
+                    mode: self.mode,
+                    trains,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adapter options of the command line, turned into a [`PloraConfig`] per mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PloraOptions {
+    /// N_m (RecLoRA only; the static baselines have one LoRA).
+    pub num_meta: usize,
+    /// LoRA rank r.
+    pub rank: usize,
+    /// Scaling numerator (deltas × alpha / r).
+    pub alpha: f64,
+    /// Gate softmax temperature t_p.
+    pub temperature: f64,
+    /// Adapted projections.
+    pub targets: Vec<reclora_core::plora::ProjectionKind>,
+    /// How meta-LoRAs are mixed.
+    pub mixture: reclora_core::plora::MixtureForm,
+    /// One gate for all layers and projections.
+    pub shared_gate: bool,
+    /// Dropout inside the gates while training.
+    pub gate_dropout: f64,
+}
+
+impl Default for PloraOptions {
+    fn default() -> Self {
+        let paper = PloraConfig::default();
+        Self {
+            num_meta: paper.num_meta,
+            rank: paper.rank,
+            alpha: paper.alpha,
+            temperature: paper.temperature,
+            targets: paper.targets,
+            mixture: paper.mixture,
+            shared_gate: paper.shared_gate,
+            gate_dropout: paper.gate_dropout,
+        }
+    }
+}
+
+impl PloraOptions {
+    /// The adapter `mode` trains: none for zero-shot, a static LoRA for the baselines,
+    /// PLoRA over an R_c of width `crm_dim` for RecLoRA.
+    pub fn adapter_for(&self, mode: FinetuneMode, crm_dim: usize) -> Option<PloraConfig> {
+        match mode {
+            FinetuneMode::ZeroShot => None,
+            FinetuneMode::LoraLast | FinetuneMode::LoraRetrieved => Some(PloraConfig::static_lora(
+                self.rank,
+                self.alpha,
+                self.targets.clone(),
+            )),
+            FinetuneMode::Reclora => Some(PloraConfig {
+                num_meta: self.num_meta,
+                rank: self.rank,
+                alpha: self.alpha,
+                targets: self.targets.clone(),
+                temperature: self.temperature,
+                shared_gate: self.shared_gate,
+                mixture: self.mixture,
+                gate_dropout: self.gate_dropout,
+                crm_dim,
+                ..PloraConfig::default()
+            }),
+        }
+    }
+}

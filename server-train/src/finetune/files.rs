@@ -1,0 +1,133 @@
+//! The run folder: `config.json`, checkpoints named by step, `train-state.json` pointing at
+//! the last complete pair, the final adapter, `scores.csv` and `metrics.json`.
+//!
+//! A checkpoint is written as new step-named files first and only then published by
+//! replacing `train-state.json` atomically, so a run killed at any moment resumes from a
+//! complete (adapter, optimizer) pair.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::FinetuneError;
+
+/// What a run needs besides the weights to continue, and its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimizer steps done.
+    pub steps_done: usize,
+    /// Optimizer steps of the whole run.
+    pub total_steps: usize,
+    /// Prompts trained on so far (all epochs).
+    pub samples_seen: usize,
+    /// Wall time spent in training steps.
+    pub train_seconds: f64,
+    /// Mean answer-token cross-entropy of every optimizer step.
+    pub step_losses: Vec<f64>,
+    /// The checkpoint of `steps_done`, if any step was done.
+    pub checkpoint: Option<CheckpointNames>,
+    /// Whether all steps are done and the final adapter is written.
+    pub finished: bool,
+}
+
+impl TrainState {
+    /// A run that has not started.
+    pub fn new(total_steps: usize) -> Self {
+        Self {
+            steps_done: 0,
+            total_steps,
+            samples_seen: 0,
+            train_seconds: 0.0,
+            step_losses: Vec::new(),
+            checkpoint: None,
+            finished: false,
+        }
+    }
+}
+
+/// File names (inside the run folder) of one checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointNames {
+    /// The adapter weights.
+    pub adapter: String,
+    /// The optimizer state.
+    pub optimizer: String,
+}
+
+/// Paths of one run folder.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    dir: PathBuf,
+}
+
+impl RunFolder {
+    /// The layout under `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every option of the run.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// [`TrainState`].
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("train-state.json")
+    }
+
+    /// The trained adapter, written once training has finished.
+    pub fn adapter(&self) -> PathBuf {
+        self.dir.join("adapter.bpk")
+    }
+
+    /// Checkpoint file names of step `step`.
+    pub fn checkpoint_names(step: usize) -> CheckpointNames {
+        CheckpointNames {
+            adapter: format!("adapter-step{step:06}.bpk"),
+            optimizer: format!("optimizer-step{step:06}.bpk"),
+        }
+    }
+
+    /// A file of the folder by name.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Per-row test scores.
+    pub fn scores(&self) -> PathBuf {
+        self.dir.join("scores.csv")
+    }
+
+    /// Final metrics.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.json")
+    }
+}
+
+/// Writes `value` as pretty JSON through a temporary file and a rename.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FinetuneError> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| FinetuneError::RunFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, text).map_err(|e| FinetuneError::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| FinetuneError::io(path, e))
+}
+
+/// Reads a JSON file of the run folder.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, FinetuneError> {
+    let text = std::fs::read_to_string(path).map_err(|e| FinetuneError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| FinetuneError::RunFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,94 @@
+//! The causal-LM loss on the answer tokens only, through the frozen LLM and the adapter.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use reclora_core::LlmError;
+use reclora_core::llm::{LlamaModel, PaddedBatch, ProjectionAdapter};
+use reclora_core::plora::{LoraContext, Plora};
+
+use super::encode::SupervisedRow;
+use super::error::FinetuneError;
+
+/// The adapter of one batch: gates from R_c for a gated PLoRA, α ≡ 1 for a static LoRA.
+///
+/// # Shapes
+/// - `r_c`: `[batch, d_c]`, required when the PLoRA is gated
+pub fn batch_adapter<'a>(
+    plora: &'a Plora,
+    r_c: Option<&Tensor<2>>,
+    batch: usize,
+    device: &Device,
+) -> Result<LoraContext<'a>, FinetuneError> {
+    let gates = match r_c {
+        Some(r_c) if plora.config.is_gated() => plora.gates(r_c)?,
+        _ => plora.static_gates(batch, device)?,
+    };
+    Ok(LoraContext::new(plora, gates)?)
+}
+
+/// Every supervised `(flat index into [batch·seq], target id)` of a right-padded batch.
+pub fn supervised_targets(rows: &[SupervisedRow], seq: usize) -> Vec<(usize, u32)> {
+    rows.iter()
+        .enumerate()
+        .flat_map(|(row, sample)| {
+            sample
+                .supervised()
+                .map(|(position, target)| (row * seq + position, target))
+        })
+        .collect()
+}
+
+/// Σ over rows and supervised tokens of −log p(target | preceding tokens), divided by
+/// `normalizer` (the supervised-token count of the whole optimizer step, so micro-batch
+/// losses add up to the step's mean).
+///
+/// Rows are right-padded with `pad_id`; only the answer and end-token targets enter the
+/// loss, and only at their positions are the final norm and the vocabulary projection
+/// computed.
+///
+/// # Shapes
+/// - returns `[1]`
+pub fn answer_loss(
+    llm: &LlamaModel,
+    adapter: Option<&dyn ProjectionAdapter>,
+    rows: &[SupervisedRow],
+    pad_id: u32,
+    normalizer: f64,
+) -> Result<Tensor<1>, FinetuneError> {
+    if let Some(row) = rows.iter().position(|row| row.prompt.is_empty()) {
+        return Err(LlmError::BadRequest {
+            reason: format!("training row {row} has an empty prompt"),
+        }
+        .into());
+    }
+    let inputs: Vec<Vec<u32>> = rows.iter().map(SupervisedRow::input).collect();
+    let config = &llm.config;
+    let batch = PaddedBatch::new(&inputs, pad_id, config.max_position_embeddings)?;
+    let vocab_size = config.vocab_size;
+    let ids = inputs
+        .iter()
+        .flatten()
+        .chain(rows.iter().map(|r| &r.target[1]));
+    if let Some(&id) = ids.into_iter().find(|&&id| id as usize >= vocab_size) {
+        return Err(LlmError::TokenOutOfRange { id, vocab_size }.into());
+    }
+    if let Some(adapter) = adapter {
+        adapter.check_fits(config, rows.len())?;
+    }
+    let device = llm.device();
+    let hidden = llm.forward_hidden(batch.to_tensor(&device), &batch.mask(), None, adapter);
+    let [rows_count, seq, d] = hidden.dims();
+    let targets = supervised_targets(rows, seq);
+    let count = targets.len();
+    let positions: Vec<i64> = targets.iter().map(|&(flat, _)| flat as i64).collect();
+    let target_ids: Vec<i64> = targets.iter().map(|&(_, id)| i64::from(id)).collect();
+    let positions = Tensor::<1, Int>::from_data(TensorData::new(positions, [count]), &device);
+    let target_ids = Tensor::<2, Int>::from_data(TensorData::new(target_ids, [count, 1]), &device);
+    let picked = hidden.reshape([rows_count * seq, d]).select(0, positions);
+    let logits = llm.full_logits(llm.norm.forward(picked)); // [count, vocab]
+    Ok(log_softmax(logits, 1)
+        .gather(1, target_ids)
+        .sum()
+        .neg()
+        .div_scalar(normalizer))
+}

@@ -1,0 +1,121 @@
+//! One optimizer step's gradients: the answer-token loss of every micro-batch, each
+//! back-propagated at once and summed into one set of gradients.
+
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::Tensor;
+use reclora_core::llm::LlamaModel;
+use reclora_core::plora::Plora;
+use reclora_core::prompt::{HistoryRetriever, HistorySelection};
+
+use super::encode::{PromptEncoder, SupervisedRow};
+use super::error::FinetuneError;
+use super::frozen_crm::FrozenCrm;
+use super::loss::{answer_loss, batch_adapter};
+use crate::data::{PreparedDataset, Split};
+
+/// Prompts of one forward/backward pass, with their R_c for a gated adapter.
+#[derive(Debug, Clone)]
+pub struct MicroBatch {
+    /// Encoded rows.
+    pub rows: Vec<SupervisedRow>,
+    /// `[rows, d_c]` on the training device, constant; `None` for a static LoRA.
+    pub r_c: Option<Tensor<2>>,
+}
+
+/// Where training rows come from.
+#[derive(Clone, Copy)]
+pub struct RowSource<'a> {
+    /// The prepared dataset.
+    pub data: &'a PreparedDataset,
+    /// Prompt rendering and tokenization.
+    pub encoder: &'a PromptEncoder<'a>,
+    /// Which history prompts show.
+    pub selection: HistorySelection,
+    /// The LSMR retriever of the retrieved modes.
+    pub retriever: Option<&'a dyn HistoryRetriever>,
+    /// The frozen CRM, when the adapter is gated.
+    pub crm: Option<&'a FrozenCrm>,
+}
+
+impl std::fmt::Debug for RowSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowSource")
+            .field("selection", &self.selection)
+            .field("retriever", &self.retriever.is_some())
+            .field("crm", &self.crm.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RowSource<'_> {
+    /// Train rows `indices` cut into micro-batches of `micro_batch`, R_c on `device`.
+    ///
+    /// The rows are grouped by prompt length first: the step's gradient is a sum over
+    /// rows, so the grouping does not change it, while similar lengths pad less.
+    pub fn micro_batches(
+        &self,
+        indices: &[usize],
+        micro_batch: usize,
+        device: &burn::tensor::Device,
+    ) -> Result<Vec<MicroBatch>, FinetuneError> {
+        let rows = self.encoder.supervised_rows(
+            self.data,
+            Split::Train,
+            indices,
+            self.selection,
+            self.retriever,
+        )?;
+        let mut by_length: Vec<(usize, SupervisedRow)> =
+            indices.iter().copied().zip(rows).collect();
+        by_length.sort_by_key(|(index, row)| (row.prompt.len(), *index));
+        by_length
+            .chunks(micro_batch.max(1))
+            .map(|chunk| {
+                let chunk_indices: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
+                let r_c = self
+                    .crm
+                    .map(|crm| crm.representations(self.data, Split::Train, &chunk_indices, device))
+                    .transpose()?;
+                Ok(MicroBatch {
+                    rows: chunk.iter().map(|(_, row)| row.clone()).collect(),
+                    r_c,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The step's mean answer-token cross-entropy and its gradients with respect to the
+/// adapter, accumulated over `micro_batches`. Every micro-batch loss is divided by the
+/// step's total supervised-token count, so the sum equals one batch of all rows.
+pub fn step_gradients(
+    llm: &LlamaModel,
+    plora: &Plora,
+    micro_batches: &[MicroBatch],
+    pad_id: u32,
+) -> Result<(f64, GradientsParams), FinetuneError> {
+    let supervised: usize = micro_batches.iter().map(|m| 2 * m.rows.len()).sum();
+    let normalizer = supervised.max(1) as f64;
+    let device = llm.device();
+    let mut accumulator = GradientsAccumulator::<Plora>::new();
+    let mut loss_total = 0.0;
+    for micro in micro_batches {
+        let adapter = batch_adapter(plora, micro.r_c.as_ref(), micro.rows.len(), &device)?;
+        let loss = answer_loss(llm, Some(&adapter), &micro.rows, pad_id, normalizer)?;
+        loss_total += read_scalar(loss.clone())?;
+        let grads = GradientsParams::from_grads(loss.backward(), plora);
+        accumulator.accumulate(plora, grads);
+    }
+    Ok((loss_total, accumulator.grads()))
+}
+
+/// The value of a one-element tensor.
+pub fn read_scalar(tensor: Tensor<1>) -> Result<f64, FinetuneError> {
+    tensor
+        .try_into_data()
+        .ok()
+        .and_then(|data| data.try_into_vec::<f32>().ok())
+        .and_then(|values| values.first().copied())
+        .map(f64::from)
+        .ok_or(FinetuneError::Readback)
+}

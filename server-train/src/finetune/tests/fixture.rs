@@ -1,0 +1,250 @@
+//! Tiny stand-ins for every input of a run: a synthetic ML-1M-format dataset, a byte-level
+//! tokenizer, a seeded tiny Llama, a small random DIN and a fixed retriever.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use reclora_core::PloraConfig;
+use reclora_core::crm::DinConfig;
+use reclora_core::llm::{LlamaConfig, LlamaModel, SeededWeights};
+use reclora_core::plora::ProjectionKind;
+use reclora_core::prompt::{HistoryEvent, HistoryRetriever};
+use reclora_core::tokenizer::{GgufVocab, TOKEN_TYPE_CONTROL, TOKEN_TYPE_NORMAL, TextTokenizer};
+
+use crate::data::{DatasetName, PreparedDataset, prepare};
+use crate::finetune::config::{FinetuneConfig, FinetuneMode};
+use crate::finetune::frozen_crm::FrozenCrm;
+
+/// A temporary folder removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("reclora-ft-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temp dir");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// 8 users × 14 ratings of 20 movies, interleaved in time; ratings cycle so both labels
+/// appear in every split. Positions ≥ 5 give 9 samples per user: 72 → 57 / 7 / 8.
+pub fn write_synthetic_ml1m(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("raw dir");
+    let ages = [1, 18, 25, 35, 45, 50, 56, 25];
+    let users: String = (0..8)
+        .map(|u| {
+            let gender = if u % 2 == 0 { "F" } else { "M" };
+            format!(
+                "{}::{gender}::{}::{}::{:05}\n",
+                u + 1,
+                ages[u],
+                u * 2,
+                10_000 + u
+            )
+        })
+        .collect();
+    let genres = ["Comedy", "Drama", "Action", "Horror"];
+    let movies: String = (0..20)
+        .map(|m| format!("{}::Film {m} (199{})::{}\n", m + 1, m % 10, genres[m % 4]))
+        .collect();
+    let mut ratings = String::new();
+    for k in 0..14 {
+        for u in 0..8usize {
+            let movie = (u * 3 + k * 7) % 20 + 1;
+            let rating = 1 + (u * 7 + k * 3) % 5;
+            let timestamp = 978_300_000 + (k * 8 + u) * 60;
+            ratings.push_str(&format!("{}::{movie}::{rating}::{timestamp}\n", u + 1));
+        }
+    }
+    std::fs::write(dir.join("users.dat"), users).expect("users");
+    std::fs::write(dir.join("movies.dat"), movies).expect("movies");
+    std::fs::write(dir.join("ratings.dat"), ratings).expect("ratings");
+}
+
+/// The synthetic dataset, prepared under `root`.
+pub fn synthetic_dataset(root: &TempDir) -> PreparedDataset {
+    let raw = root.join("raw");
+    write_synthetic_ml1m(&raw);
+    let out = root.join("data");
+    prepare(DatasetName::Ml1m, &raw, &out).expect("prepares");
+    PreparedDataset::open(&out).expect("opens")
+}
+
+/// GPT-2's byte → printable character map.
+fn byte_chars() -> Vec<char> {
+    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
+    let mut extra = 0;
+    (0u32..256)
+        .map(|b| {
+            if printable(b) {
+                char::from_u32(b).expect("char")
+            } else {
+                extra += 1;
+                char::from_u32(255 + extra).expect("char")
+            }
+        })
+        .collect()
+}
+
+/// Control tokens 0–2 (`<|endoftext|>`, `<|im_start|>`, `<|im_end|>` = EOS), the 256
+/// bytes at 3..259, then "Ye", "Yes", "No" (so both answers are single tokens): 262 ids.
+pub fn byte_tokenizer() -> TextTokenizer {
+    let mut tokens: Vec<(String, i32)> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+        .iter()
+        .map(|t| ((*t).to_owned(), TOKEN_TYPE_CONTROL))
+        .collect();
+    tokens.extend(
+        byte_chars()
+            .into_iter()
+            .map(|c| (c.to_string(), TOKEN_TYPE_NORMAL)),
+    );
+    for word in ["Ye", "Yes", "No"] {
+        tokens.push((word.to_owned(), TOKEN_TYPE_NORMAL));
+    }
+    let vocab = GgufVocab {
+        model: "gpt2".to_owned(),
+        pre: None,
+        tokens: tokens.iter().map(|(t, _)| t.clone()).collect(),
+        merges: ["Y e", "Ye s", "N o"].map(str::to_owned).to_vec(),
+        token_types: tokens.iter().map(|(_, k)| *k).collect(),
+        bos_token_id: Some(1),
+        eos_token_id: Some(2),
+        unknown_token_id: None,
+        padding_token_id: Some(2),
+        add_bos_token: Some(false),
+    };
+    TextTokenizer::from_gguf_vocab(&vocab).expect("tokenizer")
+}
+
+pub const VOCAB: usize = 262;
+
+/// 2 layers, d 16, 2 query heads over 1 KV head, the byte vocabulary.
+pub fn tiny_llama_config() -> LlamaConfig {
+    LlamaConfig {
+        vocab_size: VOCAB,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_layers: 2,
+        num_heads: 2,
+        num_kv_heads: 1,
+        head_dim: 8,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        max_position_embeddings: 2048,
+        tie_word_embeddings: false,
+        attention_bias: false,
+    }
+}
+
+/// The seeded tiny Llama on `device`, frozen.
+pub fn tiny_llm(device: &Device) -> LlamaModel {
+    let config = tiny_llama_config();
+    config
+        .init_from(&SeededWeights::new(config.clone(), 5), device)
+        .expect("tiny model")
+        .no_grad()
+}
+
+/// A small random DIN for `data` on the plain `device` (no dropout there).
+pub fn tiny_crm(data: &PreparedDataset, device: &Device) -> FrozenCrm {
+    let config = DinConfig {
+        embed_dim: 4,
+        attention_hidden: 6,
+        mlp_hidden: 10,
+        mlp_layers: 2,
+        ..DinConfig::new(data.embedding_rows(), data.num_fields(), data.item_field())
+    };
+    let din = config.init(device);
+    FrozenCrm::from_parts(din, config, 60, device)
+}
+
+/// Picks the k earliest events (not the last k), so retrieved prompts differ.
+#[derive(Debug)]
+pub struct EarliestRetriever;
+
+impl HistoryRetriever for EarliestRetriever {
+    fn select(&self, _: u32, history: &[HistoryEvent], k: usize) -> Vec<usize> {
+        (0..k.min(history.len())).collect()
+    }
+}
+
+/// A run on the tiny inputs: K = 3, micro-batch 2 × 2, 12 prompts, a checkpoint every
+/// 2 steps, no gate dropout (so runs do not depend on the shared RNG).
+pub fn tiny_config(mode: FinetuneMode, crm_dim: usize) -> FinetuneConfig {
+    let plora = match mode {
+        FinetuneMode::ZeroShot => None,
+        FinetuneMode::LoraLast | FinetuneMode::LoraRetrieved => Some(PloraConfig::static_lora(
+            2,
+            4.0,
+            vec![ProjectionKind::Q, ProjectionKind::V],
+        )),
+        FinetuneMode::Reclora => Some(PloraConfig {
+            num_meta: 3,
+            rank: 2,
+            alpha: 4.0,
+            gate_hidden: 6,
+            gate_dropout: 0.0,
+            crm_dim,
+            ..PloraConfig::default()
+        }),
+    };
+    FinetuneConfig {
+        crm: Some(PathBuf::from("crm")),
+        items: Some(PathBuf::from("items")),
+        history_k: 3,
+        plora,
+        learning_rate: 1e-2,
+        micro_batch: 2,
+        grad_accum: 2,
+        train_size: 12,
+        seed: 7,
+        checkpoint_every: 2,
+        ..FinetuneConfig::new(mode, PathBuf::from("tiny"), PathBuf::from("data"))
+    }
+}
+
+/// Every float parameter of a module, in visit order.
+pub fn param_values<M: Module>(module: &M) -> Vec<Vec<f32>> {
+    struct Collect(Vec<Vec<f32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0
+                .push(param.val().into_data().try_into_vec::<f32>().expect("f32"));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    collect.0
+}
+
+/// Largest |a − b| over two parameter lists of the same shapes.
+pub fn max_param_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).map(|(p, q)| f64::from((p - q).abs()))
+        })
+        .fold(0.0, f64::max)
+}

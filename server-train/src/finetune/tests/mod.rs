@@ -1,0 +1,8 @@
+//! Fine-tuning and evaluation on tiny random models, checked against hand computations,
+//! single-batch references and uninterrupted runs.
+
+mod errors;
+mod eval;
+mod fixture;
+mod loss;
+mod train;
