@@ -6,12 +6,24 @@ use std::path::PathBuf;
 pub fn assets_dir() -> PathBuf {
     std::env::var_os("RECLORA_ASSETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(
+                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                    std::path::PathBuf::from,
+                )
+                .join("../assets")
+        })
 }
 
 /// The committed fixtures folder.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("fixtures")
 }
 
 /// The real SmolLM2-135M-Instruct GGUF. Panics with the fix when it is missing, so a

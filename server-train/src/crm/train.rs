@@ -396,7 +396,14 @@ mod tests {
     #[test]
     fn din_learns_on_a_50k_slice_and_resumes() {
         let assets = std::env::var_os("RECLORA_ASSETS").map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets"),
+            || {
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .map_or_else(
+                        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                        std::path::PathBuf::from,
+                    )
+                    .join("../assets")
+            },
             std::path::PathBuf::from,
         );
         let raw = assets.join("ml-1m");

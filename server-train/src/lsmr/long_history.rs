@@ -158,7 +158,12 @@ mod tests {
     }
 
     fn real_ml1m() -> Option<PreparedDataset> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/ml-1m");
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(
+                || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                std::path::PathBuf::from,
+            )
+            .join("../data/ml-1m");
         if !dir.join("meta.json").is_file() {
             eprintln!("skipped: {} is not a prepared dataset", dir.display());
             return None;

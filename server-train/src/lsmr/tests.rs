@@ -30,7 +30,11 @@ const ML1M_TINY: [(&str, &[u8]); 3] = [
 ];
 
 fn workspace_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
         .join("..")
         .join(relative)
 }

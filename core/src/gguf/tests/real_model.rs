@@ -19,7 +19,14 @@ const MODEL: &str = "smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf";
 fn assets_dir() -> PathBuf {
     std::env::var_os("RECLORA_ASSETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(
+                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                    std::path::PathBuf::from,
+                )
+                .join("../assets")
+        })
 }
 
 fn open_model() -> GgufFile {

@@ -37,7 +37,11 @@ impl Golden {
 fn golden() -> Golden {
     let path = std::env::var_os("RECLORA_TOKENIZER_GOLDEN").map_or_else(
         || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(
+                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                    std::path::PathBuf::from,
+                )
                 .join("../tests/fixtures/tokenizer_golden.json")
         },
         PathBuf::from,
@@ -149,7 +153,14 @@ fn golden_fixture_is_well_formed_and_matches_templates() {
 fn smollm2_vocab() -> GgufVocab {
     let path = std::env::var_os("RECLORA_ASSETS")
         .map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets"),
+            || {
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .map_or_else(
+                        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                        std::path::PathBuf::from,
+                    )
+                    .join("../assets")
+            },
             PathBuf::from,
         )
         .join("smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf");

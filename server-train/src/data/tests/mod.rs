@@ -113,7 +113,14 @@ pub fn entries(dir: &Path) -> Vec<String> {
 pub fn assets_dir() -> PathBuf {
     std::env::var_os("RECLORA_ASSETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(
+                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                    std::path::PathBuf::from,
+                )
+                .join("../assets")
+        })
 }
 
 /// A real dataset folder; panics with the fix when it is missing (never skips silently).
