@@ -62,8 +62,6 @@ pub fn retrieved_din_batch(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::lsmr::SemanticRetriever;
     use crate::lsmr::item_prompt::item_id_range;
