@@ -1,6 +1,7 @@
 //! reclora-train: server-side RecLoRA jobs — data preparation, CRM pretraining, LLM
 //! utilities, PLoRA fine-tuning and LLM evaluation (and, later, export).
 
+pub mod atomic_dir;
 pub mod cli;
 pub mod crm;
 pub mod data;

@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use tracing::info;
 
+use crate::atomic_dir::{AtomicDirError, write_dir_atomically};
+
 use super::features::build_features;
 use super::raw::RawDataset;
 use super::samples::{MIN_HISTORY, build_samples};
@@ -109,75 +111,21 @@ pub fn prepare(dataset: DatasetName, raw: &Path, out: &Path) -> Result<PrepareSu
     Ok(summary)
 }
 
-/// Runs `write` on a fresh `out.tmp-<pid>` folder, then moves it to `out`; on any error the
-/// temporary folder is removed and `out` is left as it was.
+/// Runs `write` on a fresh temporary folder, then moves it to `out` (see
+/// [`write_dir_atomically`]); `out` may be replaced if absent, empty, or a prepared dataset.
 pub fn write_atomically<T>(
     out: &Path,
     write: impl FnOnce(&Path) -> Result<T, DataError>,
 ) -> Result<T, DataError> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| DataError::BadOutputPath {
-            path: out.to_path_buf(),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    check_replaceable(out)?;
-    let sibling =
-        |suffix: &str| out.with_file_name(format!("{name}.{suffix}-{}", std::process::id()));
-    let tmp = sibling("tmp");
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
-    }
-    remove_dir_if_exists(&tmp)?;
-    std::fs::create_dir(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-    let result = write(&tmp).and_then(|value| {
-        replace_dir(&tmp, out, &sibling("old"))?;
-        Ok(value)
-    });
-    if result.is_err() {
-        // Best effort: the original error is what matters.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    write_dir_atomically(out, META_FILE, write)
 }
 
-/// `out` may be replaced if absent, empty, or a prepared dataset.
-fn check_replaceable(out: &Path) -> Result<(), DataError> {
-    if !out.exists() {
-        return Ok(());
-    }
-    let empty = out.is_dir()
-        && std::fs::read_dir(out)
-            .map_err(|e| DataError::io(out, e))?
-            .next()
-            .is_none();
-    if empty || out.join(META_FILE).is_file() {
-        Ok(())
-    } else {
-        Err(DataError::OutputNotDataset {
-            path: out.to_path_buf(),
-        })
-    }
-}
-
-/// Moves `tmp` to `out`, parking an existing `out` at `old` until the move succeeded.
-fn replace_dir(tmp: &Path, out: &Path, old: &Path) -> Result<(), DataError> {
-    if !out.exists() {
-        return std::fs::rename(tmp, out).map_err(|e| DataError::io(out, e));
-    }
-    remove_dir_if_exists(old)?;
-    std::fs::rename(out, old).map_err(|e| DataError::io(out, e))?;
-    if let Err(e) = std::fs::rename(tmp, out) {
-        let _ = std::fs::rename(old, out);
-        return Err(DataError::io(out, e));
-    }
-    std::fs::remove_dir_all(old).map_err(|e| DataError::io(old, e))
-}
-
-fn remove_dir_if_exists(path: &Path) -> Result<(), DataError> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DataError::io(path, e)),
-        _ => Ok(()),
+impl From<AtomicDirError> for DataError {
+    fn from(error: AtomicDirError) -> Self {
+        match error {
+            AtomicDirError::BadOutputPath(path) => Self::BadOutputPath { path },
+            AtomicDirError::Occupied(path) => Self::OutputNotDataset { path },
+            AtomicDirError::Io(path, source) => Self::io(path, source),
+        }
     }
 }

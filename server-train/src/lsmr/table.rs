@@ -19,6 +19,8 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_dir::{AtomicDirError, write_dir_atomically};
+
 use super::error::{LsmrError, TableProblem};
 
 /// Arrays file.
@@ -232,77 +234,23 @@ impl ItemEmbeddings {
     }
 }
 
-/// Runs `write` on a fresh sibling `out.tmp-<pid>` folder, then moves it to `out`; on any
-/// error the temporary folder is removed and `out` is left as it was. `out` may be replaced
-/// only if absent, empty, or an earlier table (has `items.json`). Same pattern as the data
-/// code's `prepare`.
+/// Runs `write` on a fresh temporary folder, then moves it to `out` (see
+/// [`write_dir_atomically`]); `out` may be replaced only if absent, empty, or an earlier table
+/// (has `items.json`).
 pub fn write_atomically<T>(
     out: &Path,
     write: impl FnOnce(&Path) -> Result<T, LsmrError>,
 ) -> Result<T, LsmrError> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| LsmrError::BadOutputPath {
-            path: out.to_path_buf(),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    check_replaceable(out)?;
-    let sibling =
-        |suffix: &str| out.with_file_name(format!("{name}.{suffix}-{}", std::process::id()));
-    let tmp = sibling("tmp");
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| LsmrError::io(parent, e))?;
-    }
-    remove_dir_if_exists(&tmp)?;
-    std::fs::create_dir(&tmp).map_err(|e| LsmrError::io(&tmp, e))?;
-    let result = write(&tmp).and_then(|value| {
-        replace_dir(&tmp, out, &sibling("old"))?;
-        Ok(value)
-    });
-    if result.is_err() {
-        // Best effort: the original error is what matters.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    write_dir_atomically(out, INFO_FILE, write)
 }
 
-fn check_replaceable(out: &Path) -> Result<(), LsmrError> {
-    if !out.exists() {
-        return Ok(());
-    }
-    let empty = out.is_dir()
-        && std::fs::read_dir(out)
-            .map_err(|e| LsmrError::io(out, e))?
-            .next()
-            .is_none();
-    if empty || out.join(INFO_FILE).is_file() {
-        Ok(())
-    } else {
-        Err(LsmrError::OutputNotItemTable {
-            path: out.to_path_buf(),
-        })
-    }
-}
-
-/// Moves `tmp` to `out`, parking an existing `out` at `old` until the move succeeded.
-fn replace_dir(tmp: &Path, out: &Path, old: &Path) -> Result<(), LsmrError> {
-    if !out.exists() {
-        return std::fs::rename(tmp, out).map_err(|e| LsmrError::io(out, e));
-    }
-    remove_dir_if_exists(old)?;
-    std::fs::rename(out, old).map_err(|e| LsmrError::io(out, e))?;
-    if let Err(e) = std::fs::rename(tmp, out) {
-        let _ = std::fs::rename(old, out);
-        return Err(LsmrError::io(out, e));
-    }
-    std::fs::remove_dir_all(old).map_err(|e| LsmrError::io(old, e))
-}
-
-fn remove_dir_if_exists(path: &Path) -> Result<(), LsmrError> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LsmrError::io(path, e)),
-        _ => Ok(()),
+impl From<AtomicDirError> for LsmrError {
+    fn from(error: AtomicDirError) -> Self {
+        match error {
+            AtomicDirError::BadOutputPath(path) => Self::BadOutputPath { path },
+            AtomicDirError::Occupied(path) => Self::OutputNotItemTable { path },
+            AtomicDirError::Io(path, source) => Self::io(path, source),
+        }
     }
 }
 
