@@ -15,6 +15,7 @@ pub mod gguf;
 pub mod llm;
 pub mod plora;
 pub mod prompt;
+pub mod rng;
 pub mod tokenizer;
 
 pub use device::{BackendKind, BackendUnavailable};

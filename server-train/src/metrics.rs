@@ -208,7 +208,7 @@ pub fn bootstrap_auc_ci<L: BinaryLabel>(
     let labels = check_labels(labels, scores.len())?;
     let (order, groups) = tie_groups(scores)?;
     let n = labels.len();
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut counts = vec![0u32; n];
     let mut aucs = Vec::with_capacity(resamples);
     for _ in 0..resamples {
@@ -267,15 +267,15 @@ fn percentile(values: &[f64], q: f64) -> f64 {
 
 /// Steele, Lea & Flood's splitmix64: tiny, seedable, good enough for resampling.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+struct SplitMix64(reclora_core::rng::SplitMix64);
 
 impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        Self(reclora_core::rng::SplitMix64::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (Lemire's multiply-shift; bias below 2^-32 for n < 2^32).
@@ -439,7 +439,7 @@ mod tests {
     /// splitmix64 reference outputs for seed 0 (from the published C code).
     #[test]
     fn splitmix_reference_values() {
-        let mut rng = SplitMix64(0);
+        let mut rng = SplitMix64::new(0);
         assert_eq!(rng.next(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(rng.next(), 0x6E78_9E6A_A1B9_65F4);
         assert_eq!(rng.next(), 0x06C4_5D18_8009_454F);

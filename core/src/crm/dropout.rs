@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::rng::SplitMix64;
+
 /// Seed and call counter of the host masks: call `n` after `seed_host_dropout(s)` always gets
 /// the same mask, so seeded runs are reproducible.
 static HOST_MASK_SEED: AtomicU64 = AtomicU64::new(0x5eed);
@@ -34,25 +36,18 @@ fn is_host_device(device: &Device) -> bool {
     false
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// `len` values, each 1/(1 − p) with probability 1 − p and 0 otherwise.
 fn host_mask(len: usize, prob: f64) -> Vec<f32> {
     let call = HOST_MASK_CALLS.fetch_add(1, Ordering::SeqCst);
-    let mut state =
-        HOST_MASK_SEED.load(Ordering::SeqCst) ^ call.wrapping_mul(0xd1b5_4a32_d192_ed03);
+    let mut stream = SplitMix64::new(
+        HOST_MASK_SEED.load(Ordering::SeqCst) ^ call.wrapping_mul(0xd1b5_4a32_d192_ed03),
+    );
     // Compare 32-bit uniforms against p·2³², two per 64-bit draw.
     let threshold = (prob * 4_294_967_296.0) as u64;
     let kept = (1.0 / (1.0 - prob)) as f32;
     let mut mask = Vec::with_capacity(len);
     while mask.len() < len {
-        let bits = splitmix64(&mut state);
+        let bits = stream.next_u64();
         for half in [bits & 0xffff_ffff, bits >> 32] {
             if mask.len() < len {
                 mask.push(if half >= threshold { kept } else { 0.0 });

@@ -5,6 +5,7 @@
 
 use super::config::LlamaConfig;
 use super::error::LlmError;
+use crate::rng::SplitMix64;
 
 /// A dense f32 weight with its row-major shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,13 +112,13 @@ impl WeightSource for SeededWeights {
             return Ok(None);
         };
         let count: usize = shape.iter().product();
-        let mut state = self.seed ^ fnv1a(name.as_bytes());
+        let mut stream = SplitMix64::new(self.seed ^ fnv1a(name.as_bytes()));
         let is_norm = name.ends_with("norm.weight");
         let fan_in = *shape.last().unwrap_or(&1) as f32;
         let scale = if is_norm { 0.1 } else { 1.0 / fan_in.sqrt() };
         let values = (0..count)
             .map(|_| {
-                let uniform = next_uniform(&mut state) * 2.0 - 1.0;
+                let uniform = stream.unit_f32() * 2.0 - 1.0;
                 if is_norm {
                     1.0 + scale * uniform
                 } else {
@@ -133,16 +134,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// splitmix64, mapped to [0, 1).
-fn next_uniform(state: &mut u64) -> f32 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 40) as f32 / (1u64 << 24) as f32
 }
 
 #[cfg(test)]

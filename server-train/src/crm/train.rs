@@ -10,6 +10,7 @@ use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use reclora_core::crm::{Din, DinConfig, seed_host_dropout};
+use reclora_core::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use super::batch::to_din_input;
@@ -101,14 +102,9 @@ pub struct CrmMetrics {
 /// Deterministic Fisher–Yates shuffle (splitmix64), the same on every platform.
 fn shuffled(count: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..count).collect();
-    let mut state = seed;
+    let mut stream = SplitMix64::new(seed);
     for i in (1..count).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        order.swap(i, (z % (i as u64 + 1)) as usize);
+        order.swap(i, (stream.next_u64() % (i as u64 + 1)) as usize);
     }
     order
 }

@@ -4,22 +4,20 @@
 /// A splitmix64 stream.
 #[derive(Debug, Clone)]
 pub struct SplitMix64 {
-    state: u64,
+    stream: reclora_core::rng::SplitMix64,
 }
 
 impl SplitMix64 {
     /// The stream of `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed }
+        Self {
+            stream: reclora_core::rng::SplitMix64::new(seed),
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.stream.next_u64()
     }
 
     /// Uniform in `0..bound` (`bound > 0`); the modulo bias is below 2⁻⁴⁰ for the sizes here.
