@@ -46,9 +46,10 @@ impl Drop for TempDir {
     }
 }
 
-/// 8 users × 14 ratings of 20 movies, interleaved in time; ratings cycle so both labels
-/// appear in every split. Positions ≥ 5 give 9 samples per user: 72 → 57 / 7 / 8.
-pub fn write_synthetic_ml1m(dir: &Path) {
+/// 8 users × `ratings_per_user` ratings of 20 movies, interleaved in time; ratings cycle so
+/// both labels appear in every split. With 14, positions ≥ 5 give 9 samples per user:
+/// 72 → 57 / 7 / 8.
+pub fn write_synthetic_ml1m_sized(dir: &Path, ratings_per_user: usize) {
     std::fs::create_dir_all(dir).expect("raw dir");
     let ages = [1, 18, 25, 35, 45, 50, 56, 25];
     let users: String = (0..8)
@@ -68,7 +69,7 @@ pub fn write_synthetic_ml1m(dir: &Path) {
         .map(|m| format!("{}::Film {m} (199{})::{}\n", m + 1, m % 10, genres[m % 4]))
         .collect();
     let mut ratings = String::new();
-    for k in 0..14 {
+    for k in 0..ratings_per_user {
         for u in 0..8usize {
             let movie = (u * 3 + k * 7) % 20 + 1;
             let rating = 1 + (u * 7 + k * 3) % 5;
@@ -83,8 +84,13 @@ pub fn write_synthetic_ml1m(dir: &Path) {
 
 /// The synthetic dataset, prepared under `root`.
 pub fn synthetic_dataset(root: &TempDir) -> PreparedDataset {
+    synthetic_dataset_sized(root, 14)
+}
+
+/// The synthetic dataset with `ratings_per_user` ratings per user, prepared under `root`.
+pub fn synthetic_dataset_sized(root: &TempDir, ratings_per_user: usize) -> PreparedDataset {
     let raw = root.join("raw");
-    write_synthetic_ml1m(&raw);
+    write_synthetic_ml1m_sized(&raw, ratings_per_user);
     let out = root.join("data");
     prepare(DatasetName::Ml1m, &raw, &out).expect("prepares");
     PreparedDataset::open(&out).expect("opens")
