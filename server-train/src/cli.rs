@@ -8,7 +8,7 @@ use reclora_core::BackendKind;
 use crate::crm::{CrmTrainConfig, LrSchedule, train_crm};
 use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::error::CliError;
-use crate::finetune::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
+use crate::finetune::{EvalArgs, FinetuneArgs, PromptsArgs, run_eval, run_finetune, run_prompts};
 use crate::llm_cmd;
 use crate::lsmr::{
     EmbedItemsConfig, ItemEmbeddings, SemanticRetriever, embed_items, nearest_by_title,
@@ -37,6 +37,9 @@ enum Command {
     Finetune(FinetuneArgs),
     /// Score the test split with a fine-tuned run's adapter; resumable.
     Eval(EvalArgs),
+    /// Write the token ids a fine-tuning run trains on and scores (JSON), for outside
+    /// baselines such as `scripts/bench/peft-throughput.sh`.
+    Prompts(PromptsArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -264,6 +267,7 @@ impl Cli {
             Command::Report(args) => run_report(args),
             Command::Finetune(args) => run_finetune(args),
             Command::Eval(args) => run_eval(args),
+            Command::Prompts(args) => run_prompts(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }

@@ -9,7 +9,8 @@
 //! - [`loss`], [`step`]: the answer-token cross-entropy and accumulated gradients;
 //! - [`train`]: AdamW, linear decay, checkpoints and resume;
 //! - [`eval`]: per-row scores appended to `scores.csv`, resumable, then `metrics.json`;
-//! - [`command`]: the `finetune` and `eval` subcommands.
+//! - [`command`]: the `finetune` and `eval` subcommands;
+//! - [`prompts`]: a run's token ids as JSON, for outside baselines.
 
 pub mod command;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod frozen_crm;
 pub mod init;
 pub mod loss;
 pub mod plan;
+pub mod prompts;
 mod random;
 pub mod retriever;
 pub mod step;
@@ -34,4 +36,5 @@ pub use config::{FinetuneConfig, FinetuneMode, PloraOptions};
 pub use error::FinetuneError;
 pub use eval::{EvalInputs, EvalOptions, EvalSummary, LlmMetrics, evaluate};
 pub use frozen_crm::FrozenCrm;
+pub use prompts::{PromptsArgs, run_prompts};
 pub use train::{RunControl, TrainInputs, TrainSummary, finetune};

@@ -58,6 +58,29 @@ impl RowSource<'_> {
         micro_batch: usize,
         device: &burn::tensor::Device,
     ) -> Result<Vec<MicroBatch>, FinetuneError> {
+        self.length_sorted_chunks(indices, micro_batch)?
+            .into_iter()
+            .map(|chunk| {
+                let chunk_indices: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
+                let r_c = self
+                    .crm
+                    .map(|crm| crm.representations(self.data, Split::Train, &chunk_indices, device))
+                    .transpose()?;
+                Ok(MicroBatch {
+                    rows: chunk.into_iter().map(|(_, row)| row).collect(),
+                    r_c,
+                })
+            })
+            .collect()
+    }
+
+    /// The `(train index, row)` pairs of `indices`, sorted by prompt length (less padding)
+    /// and cut into chunks of `micro_batch`.
+    pub fn length_sorted_chunks(
+        &self,
+        indices: &[usize],
+        micro_batch: usize,
+    ) -> Result<Vec<Vec<(usize, SupervisedRow)>>, FinetuneError> {
         let rows = self.encoder.supervised_rows(
             self.data,
             Split::Train,
@@ -68,20 +91,12 @@ impl RowSource<'_> {
         let mut by_length: Vec<(usize, SupervisedRow)> =
             indices.iter().copied().zip(rows).collect();
         by_length.sort_by_key(|(index, row)| (row.prompt.len(), *index));
-        by_length
-            .chunks(micro_batch.max(1))
-            .map(|chunk| {
-                let chunk_indices: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
-                let r_c = self
-                    .crm
-                    .map(|crm| crm.representations(self.data, Split::Train, &chunk_indices, device))
-                    .transpose()?;
-                Ok(MicroBatch {
-                    rows: chunk.iter().map(|(_, row)| row.clone()).collect(),
-                    r_c,
-                })
-            })
-            .collect()
+        let mut chunks = Vec::with_capacity(by_length.len().div_ceil(micro_batch.max(1)));
+        let mut rest = by_length.into_iter().peekable();
+        while rest.peek().is_some() {
+            chunks.push(rest.by_ref().take(micro_batch.max(1)).collect());
+        }
+        Ok(chunks)
     }
 }
 

@@ -6,4 +6,5 @@ mod errors;
 mod eval;
 mod fixture;
 mod loss;
+mod prompts;
 mod train;
