@@ -8,10 +8,12 @@
 //! - [`crm`]: conventional recommenders (DIN) whose hidden vector drives the gates.
 //! - [`prompt`]: ReLLa-style prompts from a profile and a history.
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
+//! - [`history`]: the on-device, append-only store of the user's history.
 
 pub mod crm;
 pub mod device;
 pub mod gguf;
+pub mod history;
 pub mod llm;
 pub mod plora;
 pub mod prompt;
