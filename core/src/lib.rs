@@ -1,6 +1,7 @@
 //! reclora-core: the on-device RecLoRA runtime and the model definitions shared with
 //! training.
 //!
+//! - [`bundle`]: the exported on-device bundle (module tensors as safetensors).
 //! - [`device`]: run-time backend choice (flex CPU, wgpu, cuda).
 //! - [`gguf`]: a bounds-checked GGUF reader with dequantization.
 //! - [`tokenizer`]: byte-level BPE tokenizers and prompt templates.
@@ -10,6 +11,7 @@
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
 //! - [`history`]: the on-device, append-only store of the user's history.
 
+pub mod bundle;
 pub mod crm;
 pub mod device;
 pub mod gguf;

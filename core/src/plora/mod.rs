@@ -13,7 +13,7 @@ mod gate;
 mod gate_weights;
 mod model;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use crate::llm::ProjectionKind;
 pub use bank::MetaLoraBank;

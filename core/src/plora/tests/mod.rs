@@ -2,7 +2,7 @@
 //! weights, finite differences.
 
 mod gate;
-mod helpers;
+pub(crate) mod helpers;
 mod llm_hook;
 mod mixture;
 mod model;

@@ -1,0 +1,152 @@
+//! A burn module's float parameters as a safetensors file, named by module path
+//! (`layers.0.projections.1.bank.a`), and back into a module of the same config.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
+
+use super::error::TensorFileError;
+
+/// Every float parameter of `module` as `(path, f32 data)`, in visit order.
+pub fn module_tensors<M: Module>(module: &M) -> Vec<(String, TensorData)> {
+    struct Collect {
+        path: Vec<String>,
+        tensors: Vec<(String, TensorData)>,
+    }
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let data = param.val().into_data().convert::<f32>();
+            self.tensors.push((self.path.join("."), data));
+        }
+    }
+    let mut collect = Collect {
+        path: Vec::new(),
+        tensors: Vec::new(),
+    };
+    module.visit(&mut collect);
+    collect.tensors
+}
+
+/// The safetensors bytes of `module`'s float parameters (f32, little-endian).
+pub fn serialize_module<M: Module>(module: &M) -> Result<Vec<u8>, TensorFileError> {
+    let tensors = module_tensors(module);
+    let views = tensors
+        .iter()
+        .map(|(name, data)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, data.shape().to_vec(), data.as_bytes())
+                .map(|view| (name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(safetensors::serialize(views, None)?)
+}
+
+/// Writes `module`'s float parameters to `path`.
+pub fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TensorFileError> {
+    let bytes = serialize_module(module)?;
+    std::fs::write(path, bytes).map_err(|source| TensorFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `module` (built from the same config) with every float parameter replaced by the
+/// tensor of the same path in `bytes`; names, dtypes and shapes must all match.
+pub fn load_module<M: Module>(module: M, bytes: &[u8]) -> Result<M, TensorFileError> {
+    let file = SafeTensors::deserialize(bytes)?;
+    struct Fill<'a> {
+        file: &'a SafeTensors<'a>,
+        path: Vec<String>,
+        used: HashSet<String>,
+        error: Option<TensorFileError>,
+    }
+    impl ModuleMapper for Fill<'_> {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if self.error.is_some() {
+                return param;
+            }
+            let name = self.path.join(".");
+            let expected = param.lazy_shape().to_vec();
+            match read_f32(self.file, &name, &expected) {
+                Ok(data) => {
+                    self.used.insert(name);
+                    param.map(|tensor| Tensor::from_data(data, &tensor.device()))
+                }
+                Err(error) => {
+                    self.error = Some(error);
+                    param
+                }
+            }
+        }
+    }
+    let mut fill = Fill {
+        file: &file,
+        path: Vec::new(),
+        used: HashSet::new(),
+        error: None,
+    };
+    let module = module.map(&mut fill);
+    if let Some(error) = fill.error {
+        return Err(error);
+    }
+    let mut extra: Vec<String> = file
+        .names()
+        .into_iter()
+        .filter(|name| !fill.used.contains(*name))
+        .map(str::to_owned)
+        .collect();
+    extra.sort();
+    if let Some(name) = extra.into_iter().next() {
+        return Err(TensorFileError::Unexpected { name });
+    }
+    Ok(module)
+}
+
+fn read_f32(
+    file: &SafeTensors<'_>,
+    name: &str,
+    expected: &[usize],
+) -> Result<TensorData, TensorFileError> {
+    let view = file.tensor(name).map_err(|_| TensorFileError::Missing {
+        name: name.to_owned(),
+    })?;
+    if view.dtype() != Dtype::F32 {
+        return Err(TensorFileError::Dtype {
+            name: name.to_owned(),
+            found: format!("{:?}", view.dtype()),
+        });
+    }
+    if view.shape() != expected {
+        return Err(TensorFileError::Shape {
+            name: name.to_owned(),
+            expected: expected.to_vec(),
+            found: view.shape().to_vec(),
+        });
+    }
+    let values: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        return Err(TensorFileError::NonFinite {
+            name: name.to_owned(),
+            index,
+        });
+    }
+    Ok(TensorData::new(values, expected.to_vec()))
+}

@@ -1,0 +1,149 @@
+//! Module ↔ safetensors: exact round trips of DIN and PLoRA, and one typed error per defect.
+
+use burn::tensor::Device;
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+use super::*;
+use crate::crm::DinConfig;
+use crate::plora::tests::helpers::tiny_llama;
+use crate::plora::{Plora, PloraConfig};
+
+fn din_config() -> DinConfig {
+    DinConfig {
+        embed_dim: 4,
+        attention_hidden: 6,
+        mlp_hidden: 10,
+        mlp_layers: 2,
+        ..DinConfig::new(30, 5, 1)
+    }
+}
+
+fn plora(device: &Device) -> Plora {
+    PloraConfig {
+        num_meta: 3,
+        rank: 2,
+        alpha: 4.0,
+        gate_hidden: 6,
+        crm_dim: 10,
+        ..PloraConfig::default()
+    }
+    .init(&tiny_llama(), device)
+    .expect("valid")
+}
+
+fn bytes_of(tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let views = tensors.iter().map(|(name, dtype, shape, data)| {
+        (
+            name.clone(),
+            TensorView::new(*dtype, shape.clone(), data).expect("view"),
+        )
+    });
+    safetensors::serialize(views, None).expect("serialize")
+}
+
+fn as_owned(
+    module: &[(String, burn::tensor::TensorData)],
+) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    module
+        .iter()
+        .map(|(n, d)| {
+            (
+                n.clone(),
+                Dtype::F32,
+                d.shape().to_vec(),
+                d.as_bytes().to_vec(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn din_and_plora_round_trip_bit_for_bit() {
+    let device = Device::flex();
+    let din = din_config().init(&device);
+    let bytes = serialize_module(&din).expect("serializes");
+    // A fresh init draws other values; loading must replace every one of them.
+    let other = din_config().init(&device);
+    assert_ne!(module_tensors(&other)[0].1, module_tensors(&din)[0].1);
+    let loaded = load_module(other, &bytes).expect("loads");
+    let (want, got) = (module_tensors(&din), module_tensors(&loaded));
+    assert_eq!(want.len(), got.len());
+    for ((name, a), (name_b, b)) in want.iter().zip(&got) {
+        assert_eq!(name, name_b);
+        assert_eq!(a, b, "{name}");
+    }
+    let names: Vec<&str> = want.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"embedding.weight"), "{names:?}");
+
+    let adapter = plora(&device);
+    let bytes = serialize_module(&adapter).expect("serializes");
+    let loaded = load_module(plora(&device), &bytes).expect("loads");
+    assert_eq!(module_tensors(&adapter), module_tensors(&loaded));
+    let names: Vec<String> = module_tensors(&adapter)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("layers.1.")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn every_defect_gets_its_own_typed_error() {
+    let device = Device::flex();
+    let din = din_config().init(&device);
+    let tensors = as_owned(&module_tensors(&din));
+    let load = |bytes: &[u8]| load_module(din_config().init(&device), bytes);
+
+    let bytes = serialize_module(&din).expect("serializes");
+    assert!(matches!(
+        load(&bytes[..bytes.len() - 3]),
+        Err(TensorFileError::Format(_))
+    ));
+
+    let missing: Vec<_> = tensors[1..].to_vec();
+    match load(&bytes_of(&missing)) {
+        Err(TensorFileError::Missing { name }) => assert_eq!(name, tensors[0].0),
+        other => panic!("{other:?}"),
+    }
+
+    let mut extra = tensors.clone();
+    extra.push(("head.bonus".to_owned(), Dtype::F32, vec![1], vec![0; 4]));
+    match load(&bytes_of(&extra)) {
+        Err(TensorFileError::Unexpected { name }) => assert_eq!(name, "head.bonus"),
+        other => panic!("{other:?}"),
+    }
+
+    let mut reshaped = tensors.clone();
+    let shape = reshaped[0].2.clone();
+    reshaped[0].2 = vec![shape.iter().product::<usize>()];
+    match load(&bytes_of(&reshaped)) {
+        Err(TensorFileError::Shape {
+            name,
+            expected,
+            found,
+        }) => {
+            assert_eq!(name, tensors[0].0);
+            assert_eq!((expected, found.len()), (shape, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut half = tensors.clone();
+    let n = half[0].3.len() / 4;
+    half[0].1 = Dtype::F16;
+    half[0].3 = vec![0; n * 2];
+    assert!(matches!(
+        load(&bytes_of(&half)),
+        Err(TensorFileError::Dtype { .. })
+    ));
+
+    let mut poisoned = tensors;
+    poisoned[0].3[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    match load(&bytes_of(&poisoned)) {
+        Err(TensorFileError::NonFinite { index, .. }) => assert_eq!(index, 2),
+        other => panic!("{other:?}"),
+    }
+}
