@@ -147,3 +147,54 @@ fn every_defect_gets_its_own_typed_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn mapped_files_are_checked_against_the_manifest_table() {
+    use std::collections::BTreeMap;
+    // FIPS 180-2's example: sha256("abc").
+    assert_eq!(
+        FileDigest::of_bytes(b"abc").sha256,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let dir = std::env::temp_dir().join(format!("reclora-bundle-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let content: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("crm.safetensors"), &content).expect("write");
+    let digest = FileDigest::of_file(&dir.join("crm.safetensors")).expect("hash");
+    assert_eq!(digest, FileDigest::of_bytes(&content));
+    let table = BTreeMap::from([
+        ("crm.safetensors".to_owned(), digest),
+        ("plora.safetensors".to_owned(), FileDigest::of_bytes(b"x")),
+    ]);
+
+    let mapped = map_checked(&dir, "crm.safetensors", &table, true).expect("maps");
+    assert_eq!(mapped.bytes(), &content[..]);
+    drop(mapped);
+    assert!(matches!(
+        map_checked(&dir, "plora.safetensors", &table, false),
+        Err(BundleError::MissingFile { .. })
+    ));
+    assert!(matches!(
+        map_checked(&dir, "items.json", &table, false),
+        Err(BundleError::NotInManifest { file }) if file == "items.json"
+    ));
+
+    let mut flipped = content.clone();
+    flipped[5_000] ^= 1;
+    std::fs::write(dir.join("crm.safetensors"), &flipped).expect("write");
+    assert!(matches!(
+        map_checked(&dir, "crm.safetensors", &table, true),
+        Err(BundleError::ChecksumMismatch { .. })
+    ));
+    // Without checksums only the size is checked: the cheap open trusts the content.
+    assert!(map_checked(&dir, "crm.safetensors", &table, false).is_ok());
+
+    std::fs::write(dir.join("crm.safetensors"), &content[..9_000]).expect("write");
+    match map_checked(&dir, "crm.safetensors", &table, false) {
+        Err(BundleError::SizeMismatch {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (10_000, 9_000)),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
