@@ -8,6 +8,7 @@
 //! - [`crm`]: conventional recommenders (DIN) whose hidden vector drives the gates.
 //! - [`prompt`]: ReLLa-style prompts from a profile and a history.
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
+//! - [`quant`]: block-quantized weights (Q8/Q4) multiplied in place from an mmap.
 
 pub mod crm;
 pub mod device;
@@ -15,6 +16,7 @@ pub mod gguf;
 pub mod llm;
 pub mod plora;
 pub mod prompt;
+pub mod quant;
 pub mod rng;
 pub mod tokenizer;
 
