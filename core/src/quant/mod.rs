@@ -8,6 +8,7 @@
 //!   [`QuantizedMatrixBuf`] owns them, [`SharedMatrix`] shares them (an `Arc<Mmap>`).
 //! - [`matmul_transposed`] (decode per block, f32 dots) and [`matmul_transposed_int8`]
 //!   (integer dots against 8-bit activations): y = x·Wᵀ, parallel over W's rows.
+//! - [`QuantLinear`]: the projection on burn tensors (host copy per call).
 //!
 //! Why not burn's own quantization (0.22.1): its `QuantScheme` has 32-wide blocks with f16
 //! scales, but burn-flex unpacks a quantized tensor to one i8 per value plus f32 scales at
@@ -19,6 +20,7 @@
 mod block;
 mod dot;
 mod error;
+mod linear;
 mod matmul;
 mod matmul_int8;
 mod matrix;
@@ -31,6 +33,7 @@ mod tests;
 
 pub use block::{BlockQ4, BlockQ8, QK};
 pub use error::QuantError;
+pub use linear::{QuantKernel, QuantLinear, QuantLinearConfig, QuantWeight};
 pub use matmul::matmul_transposed;
 pub use matmul_int8::matmul_transposed_int8;
 pub use matrix::{

@@ -4,6 +4,7 @@
 mod blocks;
 mod errors;
 mod ggml_compat;
+mod linear;
 mod matmul;
 
 use crate::rng::SplitMix64;
