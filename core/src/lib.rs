@@ -10,6 +10,7 @@
 //! - [`prompt`]: ReLLa-style prompts from a profile and a history.
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
 //! - [`history`]: the on-device, append-only store of the user's history.
+//! - [`quant`]: block-quantized weights (Q8/Q4) multiplied in place from an mmap.
 
 pub mod bundle;
 pub mod crm;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod llm;
 pub mod plora;
 pub mod prompt;
+pub mod quant;
 pub mod rng;
 pub mod tokenizer;
 
