@@ -1,14 +1,17 @@
 //! The on-device bundle: what `reclora-train export` writes and the runtime opens.
 //!
 //! - [`tensor_file`]: module parameters ↔ safetensors, named by module path;
-//! - [`files`]: the manifest's file table (size, sha256) and checked memory maps.
+//! - [`files`]: the manifest's file table (size, sha256) and checked memory maps;
+//! - [`manifest`]: `manifest.json`, version-checked first.
 
 mod error;
 pub mod files;
+pub mod manifest;
 pub mod tensor_file;
 #[cfg(test)]
 mod tests;
 
 pub use error::{BundleError, TensorFileError};
 pub use files::{FileDigest, MappedFile, map_checked};
+pub use manifest::{BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, PromptSpec};
 pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};

@@ -198,3 +198,67 @@ fn mapped_files_are_checked_against_the_manifest_table() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn sample_manifest() -> BundleManifest {
+    BundleManifest {
+        format_version: BUNDLE_FORMAT_VERSION,
+        llm: tiny_llama(),
+        quant: crate::quant::WeightQuant::Q8,
+        crm: CrmSpec {
+            din: din_config(),
+            history_len: 60,
+        },
+        plora: PloraConfig::default(),
+        prompt: PromptSpec {
+            dataset: "ml-1m".to_owned(),
+            template: "chatml".to_owned(),
+            history_k: 10,
+            answer_ids: [7, 8],
+            pad_id: 2,
+        },
+        item_count: 3,
+        files: super::manifest::file::ALL
+            .iter()
+            .map(|name| ((*name).to_owned(), FileDigest::of_bytes(name.as_bytes())))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
+    let dir = std::env::temp_dir().join(format!("reclora-bundle-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("manifest.json");
+    assert!(matches!(
+        BundleManifest::read(&dir),
+        Err(BundleError::MissingFile { .. })
+    ));
+    let manifest = sample_manifest();
+    std::fs::write(&path, manifest.to_json()).expect("write");
+    assert_eq!(BundleManifest::read(&dir).expect("reads"), manifest);
+    let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).expect("json");
+    assert_eq!(json["quant"], "q8");
+
+    // A future version is named even when the rest no longer parses as this version.
+    std::fs::write(&path, r#"{"format_version": 2, "layers": "elsewhere"}"#).expect("write");
+    assert!(matches!(
+        BundleManifest::read(&dir),
+        Err(BundleError::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        })
+    ));
+    std::fs::write(&path, r#"{"format_version": 1, "llm": 5}"#).expect("write");
+    assert!(matches!(
+        BundleManifest::read(&dir),
+        Err(BundleError::Manifest { .. })
+    ));
+    let mut missing = sample_manifest();
+    missing.files.remove("features.json");
+    std::fs::write(&path, missing.to_json()).expect("write");
+    assert!(matches!(
+        BundleManifest::read(&dir),
+        Err(BundleError::NotInManifest { file }) if file == "features.json"
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
