@@ -115,6 +115,9 @@ pub enum BundleError {
         /// The newest this build reads.
         supported: u32,
     },
+    /// `llm.safetensors` does not fit the manifest, or the export could not write it.
+    #[error("llm.safetensors: {0}")]
+    Llm(#[from] LlmFileError),
     /// A module's tensors do not fit its config.
     #[error("{path}: {source}")]
     Tensors {
@@ -132,4 +135,53 @@ impl BundleError {
             source,
         }
     }
+}
+
+/// `llm.safetensors` does not hold what the manifest's LLM config and quant scheme need.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmFileError {
+    /// The safetensors header or layout is invalid (truncated, overlapping, bad JSON).
+    #[error("invalid safetensors: {0}")]
+    Format(#[from] safetensors::SafeTensorError),
+    /// A weight the model needs is absent.
+    #[error("weight `{name}` is missing")]
+    Missing {
+        /// Hugging Face name.
+        name: String,
+    },
+    /// A tensor the config has no place for.
+    #[error("tensor `{name}` is not a weight of this model")]
+    Unexpected {
+        /// Its name in the file.
+        name: String,
+    },
+    /// Wrong dtype or shape for its kind (U8 rows for matrices, F32 for vectors).
+    #[error("weight `{name}` is {dtype} {shape:?}, which does not fit the config")]
+    Layout {
+        /// Hugging Face name.
+        name: String,
+        /// Stored dtype.
+        dtype: String,
+        /// Stored shape.
+        shape: Vec<usize>,
+    },
+    /// The quantized bytes are invalid (length, alignment, NaN scale).
+    #[error("weight `{name}`: {source}")]
+    Quant {
+        /// Hugging Face name.
+        name: String,
+        /// What the quantized view rejected.
+        source: crate::quant::QuantError,
+    },
+    /// NaN or infinity in an f32 vector.
+    #[error("weight `{name}` has a non-finite value at element {index}")]
+    NonFinite {
+        /// Hugging Face name.
+        name: String,
+        /// The first bad element.
+        index: usize,
+    },
+    /// The export's weight source failed.
+    #[error("reading the source model: {0}")]
+    Source(#[from] crate::llm::LlmError),
 }

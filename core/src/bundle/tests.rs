@@ -262,3 +262,135 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// 2 layers, d 32 (one quant block), 2 query heads over 1 KV head, vocab 40.
+fn block_llama() -> crate::llm::LlamaConfig {
+    crate::llm::LlamaConfig {
+        vocab_size: 40,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_heads: 2,
+        num_kv_heads: 1,
+        head_dim: 16,
+        max_position_embeddings: 64,
+        ..tiny_llama()
+    }
+}
+
+#[test]
+fn a_quantized_llm_file_rebuilds_the_model_within_the_block_error() {
+    use crate::llm::WeightSource;
+    use crate::quant::WeightQuant;
+    let config = block_llama();
+    let seeded = crate::llm::SeededWeights::new(config.clone(), 9);
+    let device = Device::flex();
+    let reference = config.init_from(&seeded, &device).expect("f32 model");
+    let prompt = vec![vec![1u32, 5, 9, 13, 17, 21, 3]];
+    let want = reference
+        .last_position_logits(&prompt, &[4, 6], 0)
+        .expect("logits");
+    for (quant, logit_tolerance) in [
+        (WeightQuant::F32, 1e-6),
+        (WeightQuant::F16, 2e-3),
+        (WeightQuant::Q8, 2e-2),
+        (WeightQuant::Q4, 3e-1),
+    ] {
+        let bytes = serialize_llm(&seeded, &config, quant).expect("serializes");
+        let file = LlmFile::parse(&bytes, &config, quant).expect("parses");
+        // Every stored value within half a quantization step of its block (ggml's
+        // round-to-nearest against the f32 scale d = max|x|/127 (Q8) or max|x|/8 (Q4)),
+        // plus |q| ≤ 127 (Q8) or 8 (Q4) times the f16 rounding of d (≤ d·2⁻¹¹). Q4_0 maps
+        // the signed extreme to −8, so the opposite extreme clamps at +7: one full step.
+        let name = "model.layers.1.mlp.down_proj.weight";
+        let original = seeded.require(name, &[32, 64]).expect("weight");
+        let stored = file.load(name).expect("loads").expect("present").values;
+        for (block, (x, y)) in original.chunks(32).zip(stored.chunks(32)).enumerate() {
+            let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let half_ulp = 2f32.powi(-11);
+            let bound = match quant {
+                WeightQuant::Q8 => max / 127.0 * (0.5 + 127.0 * half_ulp),
+                WeightQuant::Q4 => max / 8.0 * (1.0 + 8.0 * half_ulp),
+                WeightQuant::F16 => max * half_ulp,
+                WeightQuant::F32 => 0.0,
+            };
+            let worst = x
+                .iter()
+                .zip(y)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= bound * 1.001 + 1e-9,
+                "{quant} block {block}: {worst} vs {bound}"
+            );
+        }
+        let rebuilt = config.init_from(&file, &device).expect("model from bundle");
+        let got = rebuilt
+            .last_position_logits(&prompt, &[4, 6], 0)
+            .expect("logits");
+        let diff = want[0]
+            .iter()
+            .zip(&got[0])
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!("{quant}: {} bytes, max |Δ logit| {diff:.2e}", bytes.len());
+        assert!(diff <= logit_tolerance, "{quant}: {diff}");
+    }
+}
+
+#[test]
+fn llm_file_defects_are_typed() {
+    use crate::quant::{QuantError, WeightQuant};
+    let config = block_llama();
+    let seeded = crate::llm::SeededWeights::new(config.clone(), 9);
+    let bytes = serialize_llm(&seeded, &config, WeightQuant::Q8).expect("serializes");
+    let parse = |bytes: &[u8], config: &crate::llm::LlamaConfig| {
+        LlmFile::parse(bytes, config, WeightQuant::Q8).map(|_| ())
+    };
+    assert!(matches!(
+        parse(&bytes[..bytes.len() / 2], &config),
+        Err(LlmFileError::Format(_))
+    ));
+    let deeper = crate::llm::LlamaConfig {
+        num_layers: 3,
+        ..config.clone()
+    };
+    assert!(matches!(
+        parse(&bytes, &deeper),
+        Err(LlmFileError::Missing { name }) if name.starts_with("model.layers.2.")
+    ));
+    let shallower = crate::llm::LlamaConfig {
+        num_layers: 1,
+        ..config.clone()
+    };
+    assert!(matches!(
+        parse(&bytes, &shallower),
+        Err(LlmFileError::Unexpected { name }) if name.starts_with("model.layers.1.")
+    ));
+    let wider = crate::llm::LlamaConfig {
+        intermediate_size: 96,
+        ..config.clone()
+    };
+    assert!(matches!(
+        parse(&bytes, &wider),
+        Err(LlmFileError::Layout { .. } | LlmFileError::Quant { .. })
+    ));
+    assert!(matches!(
+        LlmFile::parse(&bytes, &config, WeightQuant::Q4),
+        Err(LlmFileError::Quant { .. })
+    ));
+
+    // A NaN scale: the first f16 of the first block of one matrix.
+    let name = "model.layers.0.self_attn.v_proj.weight";
+    let offset = {
+        let file = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
+        let data = file.tensor(name).expect("tensor").data().as_ptr() as usize;
+        data - bytes.as_ptr() as usize
+    };
+    let mut poisoned = bytes.clone();
+    poisoned[offset..offset + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    match parse(&poisoned, &config) {
+        Err(LlmFileError::Quant {
+            name: bad,
+            source: QuantError::NonFiniteScale { row, block, .. },
+        }) => assert_eq!((bad.as_str(), row, block), (name, 0, 0)),
+        other => panic!("{other:?}"),
+    }
+}

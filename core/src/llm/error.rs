@@ -83,6 +83,14 @@ pub enum LlmError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A bundle's weight could not be read back.
+    #[error("bundle weight `{name}`: {source}")]
+    BundleWeight {
+        /// Hugging Face name.
+        name: String,
+        /// What is wrong with it.
+        source: Box<crate::bundle::LlmFileError>,
+    },
     /// A per-sample adapter does not fit the model or the batch.
     #[error("adapter does not fit: {reason}")]
     AdapterMismatch {
