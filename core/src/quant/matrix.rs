@@ -6,7 +6,7 @@ use half::f16;
 
 use super::block::{BlockQ4, BlockQ8, QK};
 use super::error::QuantError;
-use super::plain::{CastError, Plain, as_bytes, cast_slice};
+use super::plain::{CastError, as_bytes, cast_slice};
 use super::scheme::WeightQuant;
 
 /// The typed rows of a matrix, row-major, each row `cols / block_len` units.
@@ -59,11 +59,26 @@ impl<'a> QuantizedMatrix<'a> {
                 found: bytes.len(),
             });
         }
+        let layout_error = |err| match err {
+            CastError::Misaligned { align, address_mod } => QuantError::Misaligned {
+                quant,
+                align,
+                address_mod,
+            },
+            // Unreachable after the length check; reported rather than panicking anyway.
+            CastError::Ragged { .. } => QuantError::ByteLength {
+                quant,
+                rows,
+                cols,
+                expected,
+                found: bytes.len(),
+            },
+        };
         let data = match quant {
-            WeightQuant::Q8 => WeightRows::Q8(cast(quant, bytes)?),
-            WeightQuant::Q4 => WeightRows::Q4(cast(quant, bytes)?),
-            WeightQuant::F16 => WeightRows::F16(cast(quant, bytes)?),
-            WeightQuant::F32 => WeightRows::F32(cast(quant, bytes)?),
+            WeightQuant::Q8 => WeightRows::Q8(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::Q4 => WeightRows::Q4(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::F16 => WeightRows::F16(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::F32 => WeightRows::F32(cast_slice(bytes).map_err(layout_error)?),
         };
         Ok(Self { rows, cols, data })
     }
@@ -187,22 +202,4 @@ pub fn expected_bytes(quant: WeightQuant, rows: usize, cols: usize) -> Result<us
         .row_bytes(cols)
         .and_then(|row| row.checked_mul(rows))
         .ok_or(QuantError::SizeOverflow { rows, cols })
-}
-
-fn cast<T: Plain>(quant: WeightQuant, bytes: &[u8]) -> Result<&[T], QuantError> {
-    cast_slice(bytes).map_err(|err| match err {
-        CastError::Misaligned { align, address_mod } => QuantError::Misaligned {
-            quant,
-            align,
-            address_mod,
-        },
-        // Unreachable after the length check; reported rather than panicking anyway.
-        CastError::Ragged { .. } => QuantError::ByteLength {
-            quant,
-            rows: 0,
-            cols: 0,
-            expected: 0,
-            found: bytes.len(),
-        },
-    })
 }
