@@ -11,8 +11,10 @@ use burn::tensor::{Tensor, TensorData};
 use super::error::QuantError;
 use super::matmul::matmul_transposed;
 use super::matmul_int8::matmul_transposed_int8;
-use super::matrix::{QuantizedMatrix, QuantizedMatrixBuf, SharedMatrix};
+use super::matrix::QuantizedMatrix;
+use super::matrix_buf::QuantizedMatrixBuf;
 use super::scheme::WeightQuant;
+use super::shared::SharedMatrix;
 
 /// Which kernel computes the product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

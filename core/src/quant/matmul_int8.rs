@@ -5,36 +5,49 @@
 //! Quantizing x adds an error of up to half an x step per element, so this kernel trades
 //! accuracy for fewer float operations; `matmul_transposed` is the exact one.
 
-use super::block::{BlockQ8, QK};
-use super::dot::dot_i8;
+use super::block::QK;
+use super::dot::{QRow, dot_tile_i8};
 use super::error::QuantError;
 use super::matmul::matmul_transposed;
 use super::matrix::{QuantizedMatrix, WeightRows};
-use super::tiles::{TILE, input_rows, par_row_tiles};
+use super::tiles::{TASK_ROWS, for_each_micro_tile, input_rows, par_row_tasks};
 
-/// An activation block: like [`BlockQ8`] with an f32 scale, since it never hits a file.
-#[derive(Debug, Clone, Copy)]
-struct ActBlock {
-    d: f32,
-    qs: [i8; QK],
+/// Rows of 8-bit quants and their per-block scales.
+#[derive(Debug, Clone)]
+struct QuantRows {
+    quants: Vec<[i8; QK]>,
+    scales: Vec<f32>,
 }
 
-impl ActBlock {
-    fn quantize(x: &[f32; QK]) -> Self {
-        let amax = x.iter().fold(0.0f32, |acc, v| acc.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+impl QuantRows {
+    fn zeros(blocks: usize) -> Self {
         Self {
-            d,
-            qs: x.map(|v| (v * id).round() as i8),
+            quants: vec![[0; QK]; blocks],
+            scales: vec![0.0; blocks],
+        }
+    }
+
+    /// Row `row` of rows `per_row` blocks wide.
+    fn row(&self, row: usize, per_row: usize) -> QRow<'_> {
+        let span = row * per_row..(row + 1) * per_row;
+        QRow {
+            quants: &self.quants[span.clone()],
+            scales: &self.scales[span],
         }
     }
 }
 
-/// Per-task buffers: [`TILE`] weight rows as i8 quants and their f32 block scales.
-struct Scratch {
-    quants: Vec<[i8; QK]>,
-    scales: Vec<f32>,
+/// x per block: scale max|x|/127 kept in f32 (it never hits a file), round to nearest.
+fn quantize_input(x: &[f32]) -> QuantRows {
+    let (blocks, _) = x.as_chunks::<QK>();
+    let mut out = QuantRows::zeros(blocks.len());
+    for ((block, q), d) in blocks.iter().zip(&mut out.quants).zip(&mut out.scales) {
+        let amax = block.iter().fold(0.0f32, |acc, v| acc.max(v.abs()));
+        *d = amax / 127.0;
+        let id = if *d != 0.0 { 1.0 / *d } else { 0.0 };
+        *q = block.map(|v| (v * id).round() as i8);
+    }
+    out
 }
 
 /// y = x·Wᵀ with x quantized to 8 bits per block and integer block dots. Float weights
@@ -50,70 +63,40 @@ pub fn matmul_transposed_int8(x: &[f32], w: &QuantizedMatrix<'_>) -> Result<Vec<
     let cols = w.cols();
     let n = input_rows(x, cols)?;
     let per_row = cols / QK;
-    let (x_blocks, _) = x.as_chunks::<QK>();
-    let x_blocks: Vec<ActBlock> = x_blocks.iter().map(ActBlock::quantize).collect();
-    let init = || Scratch {
-        quants: vec![[0; QK]; TILE * per_row],
-        scales: vec![0.0; TILE * per_row],
-    };
-    Ok(par_row_tiles(
+    let x_q = quantize_input(x);
+    let init = || QuantRows::zeros(TASK_ROWS * per_row);
+    Ok(par_row_tasks(
         w.rows(),
         n,
         init,
         |scratch, first_row, out| {
-            let tile_rows = out.len() / n;
-            let rows = first_row * per_row..(first_row + tile_rows) * per_row;
-            let quants = &mut scratch.quants[..rows.len()];
-            let scales = &mut scratch.scales[..rows.len()];
+            let task_rows = out.len() / n;
+            let span = first_row * per_row..(first_row + task_rows) * per_row;
+            let quants = scratch.quants.iter_mut();
+            let scales = scratch.scales.iter_mut();
             match w.data() {
-                WeightRows::Q8(blocks) => unpack(&blocks[rows], quants, scales, |b, q| *q = b.qs),
-                WeightRows::Q4(blocks) => unpack(&blocks[rows], quants, scales, |b, q| b.unpack(q)),
+                WeightRows::Q8(blocks) => {
+                    for ((block, q), d) in blocks[span].iter().zip(quants).zip(scales) {
+                        (*q, *d) = (block.qs, block.d.to_f32());
+                    }
+                }
+                WeightRows::Q4(blocks) => {
+                    for ((block, q), d) in blocks[span].iter().zip(quants).zip(scales) {
+                        block.unpack(q);
+                        *d = block.d.to_f32();
+                    }
+                }
                 WeightRows::F16(_) | WeightRows::F32(_) => {
                     unreachable!("float weights returned early")
                 }
             }
-            for (j, out_j) in out.chunks_exact_mut(n).enumerate() {
-                let w_q = &quants[j * per_row..(j + 1) * per_row];
-                let w_d = &scales[j * per_row..(j + 1) * per_row];
-                for (o, x_i) in out_j.iter_mut().zip(x_blocks.chunks_exact(per_row.max(1))) {
-                    *o = x_i
-                        .iter()
-                        .zip(w_q)
-                        .zip(w_d)
-                        .map(|((xb, q), &d)| xb.d * d * dot_i8(&xb.qs, q) as f32)
-                        .sum();
-                }
-            }
+            let scratch = &*scratch;
+            for_each_micro_tile(n, out, |inputs, weights| {
+                dot_tile_i8(
+                    inputs.map(|i| x_q.row(i, per_row)),
+                    weights.map(|j| scratch.row(j, per_row)),
+                )
+            });
         },
     ))
-}
-
-/// Copies blocks' quants (via `quants_of`) and f32 scales into the scratch buffers.
-fn unpack<B: Scale>(
-    blocks: &[B],
-    quants: &mut [[i8; QK]],
-    scales: &mut [f32],
-    quants_of: impl Fn(&B, &mut [i8; QK]),
-) {
-    for ((block, q), d) in blocks.iter().zip(quants).zip(scales) {
-        quants_of(block, q);
-        *d = block.scale();
-    }
-}
-
-/// A block with an f16 scale.
-trait Scale {
-    fn scale(&self) -> f32;
-}
-
-impl Scale for BlockQ8 {
-    fn scale(&self) -> f32 {
-        self.d.to_f32()
-    }
-}
-
-impl Scale for super::block::BlockQ4 {
-    fn scale(&self) -> f32 {
-        self.d.to_f32()
-    }
 }

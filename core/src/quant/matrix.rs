@@ -1,15 +1,12 @@
-//! Weight matrices `[rows = out_features, cols = in_features]` in a [`WeightQuant`] format:
-//! a borrowed view that can point into an mmap, an owned buffer, and a shared one that
-//! keeps its backing (an `Mmap`, say) alive.
-
-use std::ops::Range;
-use std::sync::Arc;
+//! The borrowed, validated view of a weight matrix `[rows = out_features, cols =
+//! in_features]` in a [`WeightQuant`] format: what every kernel takes. It can point into
+//! an mmap; `matrix_buf` owns the bytes instead, `shared` keeps an mmap alive.
 
 use half::f16;
 
 use super::block::{BlockQ4, BlockQ8, QK};
 use super::error::QuantError;
-use super::plain::{CastError, Plain, as_bytes, as_bytes_mut, cast_slice};
+use super::plain::{CastError, as_bytes, cast_slice};
 use super::scheme::WeightQuant;
 
 /// The typed rows of a matrix, row-major, each row `cols / block_len` units.
@@ -46,7 +43,7 @@ impl<'a> QuantizedMatrix<'a> {
     }
 
     /// [`from_bytes`](Self::from_bytes) without the scale scan: O(1) layout checks only.
-    fn from_bytes_unscanned(
+    pub(super) fn from_bytes_unscanned(
         quant: WeightQuant,
         rows: usize,
         cols: usize,
@@ -62,11 +59,26 @@ impl<'a> QuantizedMatrix<'a> {
                 found: bytes.len(),
             });
         }
+        let layout_error = |err| match err {
+            CastError::Misaligned { align, address_mod } => QuantError::Misaligned {
+                quant,
+                align,
+                address_mod,
+            },
+            // Unreachable after the length check; reported rather than panicking anyway.
+            CastError::Ragged { .. } => QuantError::ByteLength {
+                quant,
+                rows,
+                cols,
+                expected,
+                found: bytes.len(),
+            },
+        };
         let data = match quant {
-            WeightQuant::Q8 => WeightRows::Q8(cast(quant, bytes)?),
-            WeightQuant::Q4 => WeightRows::Q4(cast(quant, bytes)?),
-            WeightQuant::F16 => WeightRows::F16(cast(quant, bytes)?),
-            WeightQuant::F32 => WeightRows::F32(cast(quant, bytes)?),
+            WeightQuant::Q8 => WeightRows::Q8(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::Q4 => WeightRows::Q4(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::F16 => WeightRows::F16(cast_slice(bytes).map_err(layout_error)?),
+            WeightQuant::F32 => WeightRows::F32(cast_slice(bytes).map_err(layout_error)?),
         };
         Ok(Self { rows, cols, data })
     }
@@ -148,8 +160,13 @@ impl<'a> QuantizedMatrix<'a> {
         out
     }
 
+    /// A view of typed storage the caller sized as `[rows, cols]`.
+    pub(super) fn from_parts(rows: usize, cols: usize, data: WeightRows<'a>) -> Self {
+        Self { rows, cols, data }
+    }
+
     /// Rejects a NaN or infinite block scale, naming its row and block.
-    fn check_scales(&self) -> Result<(), QuantError> {
+    pub(super) fn check_scales(&self) -> Result<(), QuantError> {
         let bad = match self.data {
             WeightRows::Q8(blocks) => first_non_finite(blocks.iter().map(|b| b.d)),
             WeightRows::Q4(blocks) => first_non_finite(blocks.iter().map(|b| b.d)),
@@ -185,222 +202,4 @@ pub fn expected_bytes(quant: WeightQuant, rows: usize, cols: usize) -> Result<us
         .row_bytes(cols)
         .and_then(|row| row.checked_mul(rows))
         .ok_or(QuantError::SizeOverflow { rows, cols })
-}
-
-fn cast<T: Plain>(quant: WeightQuant, bytes: &[u8]) -> Result<&[T], QuantError> {
-    cast_slice(bytes).map_err(|err| match err {
-        CastError::Misaligned { align, address_mod } => QuantError::Misaligned {
-            quant,
-            align,
-            address_mod,
-        },
-        // Unreachable after the length check; reported rather than panicking anyway.
-        CastError::Ragged { .. } => QuantError::ByteLength {
-            quant,
-            rows: 0,
-            cols: 0,
-            expected: 0,
-            found: bytes.len(),
-        },
-    })
-}
-
-/// Owned typed storage.
-#[derive(Debug, Clone, PartialEq)]
-enum WeightBuf {
-    Q8(Vec<BlockQ8>),
-    Q4(Vec<BlockQ4>),
-    F16(Vec<f16>),
-    F32(Vec<f32>),
-}
-
-/// An owned matrix (quantized at build time, or copied from bytes).
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantizedMatrixBuf {
-    rows: usize,
-    cols: usize,
-    data: WeightBuf,
-}
-
-impl QuantizedMatrixBuf {
-    /// Quantizes row-major f32 `values` `[rows, cols]` to `quant`.
-    pub fn quantize(
-        quant: WeightQuant,
-        rows: usize,
-        cols: usize,
-        values: &[f32],
-    ) -> Result<Self, QuantError> {
-        expected_bytes(quant, rows, cols)?;
-        let count = rows
-            .checked_mul(cols)
-            .ok_or(QuantError::SizeOverflow { rows, cols })?;
-        if values.len() != count {
-            return Err(QuantError::ValueCount {
-                rows,
-                cols,
-                found: values.len(),
-            });
-        }
-        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(QuantError::NonFiniteValue {
-                row: index / cols,
-                col: index % cols,
-                value,
-            });
-        }
-        let (chunks, _) = values.as_chunks::<QK>();
-        let data = match quant {
-            WeightQuant::Q8 => WeightBuf::Q8(chunks.iter().map(BlockQ8::quantize).collect()),
-            WeightQuant::Q4 => WeightBuf::Q4(chunks.iter().map(BlockQ4::quantize).collect()),
-            WeightQuant::F16 => WeightBuf::F16(values.iter().map(|&v| f16::from_f32(v)).collect()),
-            WeightQuant::F32 => WeightBuf::F32(values.to_vec()),
-        };
-        let matrix = Self { rows, cols, data };
-        // An f16 scale overflows to inf for |x| beyond f16 range × 127 (or × 8).
-        matrix.view().check_scales().map_err(|err| match err {
-            QuantError::NonFiniteScale {
-                quant,
-                row,
-                block,
-                scale,
-            } => QuantError::ScaleOverflow {
-                quant,
-                row,
-                block,
-                scale,
-            },
-            other => other,
-        })?;
-        Ok(matrix)
-    }
-
-    /// Copies `bytes` (in `quant`'s layout) into aligned storage and validates them like
-    /// [`QuantizedMatrix::from_bytes`].
-    pub fn from_vec(
-        quant: WeightQuant,
-        rows: usize,
-        cols: usize,
-        bytes: Vec<u8>,
-    ) -> Result<Self, QuantError> {
-        let expected = expected_bytes(quant, rows, cols)?;
-        if bytes.len() != expected {
-            return Err(QuantError::ByteLength {
-                quant,
-                rows,
-                cols,
-                expected,
-                found: bytes.len(),
-            });
-        }
-        let units = expected / quant.unit_bytes();
-        let data = match quant {
-            WeightQuant::Q8 => WeightBuf::Q8(copied(&bytes, units, BlockQ8::zero())),
-            WeightQuant::Q4 => WeightBuf::Q4(copied(&bytes, units, BlockQ4::zero())),
-            WeightQuant::F16 => WeightBuf::F16(copied(&bytes, units, f16::ZERO)),
-            WeightQuant::F32 => WeightBuf::F32(copied(&bytes, units, 0.0)),
-        };
-        let matrix = Self { rows, cols, data };
-        matrix.view().check_scales()?;
-        Ok(matrix)
-    }
-
-    /// The borrowed view kernels take.
-    pub fn view(&self) -> QuantizedMatrix<'_> {
-        let data = match &self.data {
-            WeightBuf::Q8(blocks) => WeightRows::Q8(blocks),
-            WeightBuf::Q4(blocks) => WeightRows::Q4(blocks),
-            WeightBuf::F16(values) => WeightRows::F16(values),
-            WeightBuf::F32(values) => WeightRows::F32(values),
-        };
-        QuantizedMatrix {
-            rows: self.rows,
-            cols: self.cols,
-            data,
-        }
-    }
-}
-
-fn copied<T: Plain>(bytes: &[u8], units: usize, zero: T) -> Vec<T> {
-    let mut out = vec![zero; units];
-    as_bytes_mut(&mut out).copy_from_slice(bytes);
-    out
-}
-
-impl BlockQ8 {
-    fn zero() -> Self {
-        Self {
-            d: f16::ZERO,
-            qs: [0; QK],
-        }
-    }
-}
-
-impl BlockQ4 {
-    fn zero() -> Self {
-        Self {
-            d: f16::ZERO,
-            qs: [0; QK / 2],
-        }
-    }
-}
-
-/// Bytes shared with whoever else holds them (an `Arc<Mmap>` of the bundle, a `Vec<u8>`).
-pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
-
-/// A matrix inside shared bytes: validated once at construction, then viewed for free.
-#[derive(Clone)]
-pub struct SharedMatrix {
-    bytes: SharedBytes,
-    range: Range<usize>,
-    quant: WeightQuant,
-    rows: usize,
-    cols: usize,
-}
-
-impl std::fmt::Debug for SharedMatrix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedMatrix")
-            .field("range", &self.range)
-            .field("quant", &self.quant)
-            .field("rows", &self.rows)
-            .field("cols", &self.cols)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SharedMatrix {
-    /// The matrix at `range` of `bytes`, checked as [`QuantizedMatrix::from_bytes`] does.
-    /// A range outside `bytes` is a [`QuantError::ByteLength`].
-    pub fn new(
-        bytes: SharedBytes,
-        range: Range<usize>,
-        quant: WeightQuant,
-        rows: usize,
-        cols: usize,
-    ) -> Result<Self, QuantError> {
-        let all = (*bytes).as_ref();
-        let slice = all.get(range.clone()).ok_or(QuantError::ByteLength {
-            quant,
-            rows,
-            cols,
-            expected: expected_bytes(quant, rows, cols)?,
-            found: all.len().saturating_sub(range.start),
-        })?;
-        QuantizedMatrix::from_bytes(quant, rows, cols, slice)?;
-        Ok(Self {
-            bytes,
-            range,
-            quant,
-            rows,
-            cols,
-        })
-    }
-
-    /// The borrowed view kernels take.
-    pub fn view(&self) -> QuantizedMatrix<'_> {
-        let slice = &(*self.bytes).as_ref()[self.range.clone()];
-        // The bytes are immutable behind the Arc and passed these checks in `new`.
-        QuantizedMatrix::from_bytes_unscanned(self.quant, self.rows, self.cols, slice)
-            .expect("layout validated in SharedMatrix::new")
-    }
 }

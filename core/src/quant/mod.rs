@@ -24,8 +24,10 @@ mod linear;
 mod matmul;
 mod matmul_int8;
 mod matrix;
+mod matrix_buf;
 mod plain;
 mod scheme;
+mod shared;
 mod tiles;
 
 #[cfg(test)]
@@ -36,7 +38,7 @@ pub use error::QuantError;
 pub use linear::{QuantKernel, QuantLinear, QuantLinearConfig, QuantWeight};
 pub use matmul::matmul_transposed;
 pub use matmul_int8::matmul_transposed_int8;
-pub use matrix::{
-    QuantizedMatrix, QuantizedMatrixBuf, SharedBytes, SharedMatrix, WeightRows, expected_bytes,
-};
+pub use matrix::{QuantizedMatrix, WeightRows, expected_bytes};
+pub use matrix_buf::QuantizedMatrixBuf;
 pub use scheme::WeightQuant;
+pub use shared::{SharedBytes, SharedMatrix};

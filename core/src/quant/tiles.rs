@@ -1,15 +1,17 @@
-//! The parallel driver both kernels share: W's rows are split into rayon tasks, each task
-//! into tiles of [`TILE`] rows that are decoded once and then dotted with every input row.
+//! The parallel driver both kernels share: W's rows are split into rayon tasks; a task
+//! decodes its rows once into a scratch buffer, then sweeps the input rows in pairs across
+//! them with the [`MR`] × [`NR`] micro-kernels of `dot`.
+
+use std::array;
 
 use rayon::prelude::*;
 
+use super::dot::{MR, NR};
 use super::error::QuantError;
 
-/// Weight rows per rayon task: enough work to amortize scheduling, small enough to balance
-/// a 576-row projection over a phone's cores.
-const TASK_ROWS: usize = 16;
-/// Weight rows decoded together, so each input row is loaded once per `TILE` outputs.
-pub(crate) const TILE: usize = 4;
+/// Weight rows per rayon task: their decoded form (16 × 1536 × 4 B = 96 KiB at most for
+/// SmolLM2) stays in L2 while every input row passes over it.
+pub(crate) const TASK_ROWS: usize = 16;
 
 /// Input rows in `x` for a weight of width `cols`.
 pub(crate) fn input_rows(x: &[f32], cols: usize) -> Result<usize, QuantError> {
@@ -25,9 +27,9 @@ pub(crate) fn input_rows(x: &[f32], cols: usize) -> Result<usize, QuantError> {
     }
 }
 
-/// Computes y `[n, rows]` by calling `tile(scratch, first_row, out)` for each tile of
-/// weight rows, where `out` is that tile's slab of yᵀ, `[rows_in_tile, n]`.
-pub(crate) fn par_row_tiles<S, I, F>(rows: usize, n: usize, init: I, tile: F) -> Vec<f32>
+/// Computes y `[n, rows]` by calling `task(scratch, first_row, out)` for each task of
+/// weight rows, where `out` is that task's slab of yᵀ, `[rows_in_task, n]`.
+pub(crate) fn par_row_tasks<S, I, F>(rows: usize, n: usize, init: I, task: F) -> Vec<f32>
 where
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, usize, &mut [f32]) + Sync + Send,
@@ -39,10 +41,8 @@ where
     let mut y_t = vec![0.0f32; rows * n];
     y_t.par_chunks_mut(TASK_ROWS * n)
         .enumerate()
-        .for_each_init(init, |scratch, (task, slab)| {
-            for (t, out) in slab.chunks_mut(TILE * n).enumerate() {
-                tile(scratch, task * TASK_ROWS + t * TILE, out);
-            }
+        .for_each_init(init, |scratch, (index, slab)| {
+            task(scratch, index * TASK_ROWS, slab)
         });
     if n == 1 {
         return y_t;
@@ -54,4 +54,26 @@ where
         }
     }
     y
+}
+
+/// Fills `out` (`[task_rows, n]`, yᵀ) with `tile(input_rows, weight_rows)` micro-tiles.
+/// Edge tiles repeat the last row index and drop the repeated results.
+pub(crate) fn for_each_micro_tile(
+    n: usize,
+    out: &mut [f32],
+    mut tile: impl FnMut([usize; MR], [usize; NR]) -> [[f32; NR]; MR],
+) {
+    let task_rows = out.len() / n;
+    for i0 in (0..n).step_by(MR) {
+        let inputs = array::from_fn(|a| (i0 + a).min(n - 1));
+        for j0 in (0..task_rows).step_by(NR) {
+            let weights = array::from_fn(|b| (j0 + b).min(task_rows - 1));
+            let values = tile(inputs, weights);
+            for (a, row) in values.iter().enumerate().take(n - i0) {
+                for (b, &v) in row.iter().enumerate().take(task_rows - j0) {
+                    out[(j0 + b) * n + i0 + a] = v;
+                }
+            }
+        }
+    }
 }

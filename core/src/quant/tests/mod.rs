@@ -4,6 +4,7 @@
 mod blocks;
 mod errors;
 mod ggml_compat;
+mod kernels;
 mod linear;
 mod matmul;
 
