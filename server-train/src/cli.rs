@@ -40,6 +40,9 @@ enum Command {
     /// Write the token ids a fine-tuning run trains on and scores (JSON), for outside
     /// baselines such as `scripts/bench/peft-throughput.sh`.
     Prompts(PromptsArgs),
+    /// Package a finished reclora run as an on-device bundle (quantized LLM, DIN, PLoRA,
+    /// tokenizer, items, features; manifest with sha256 of every file).
+    Export(crate::export::ExportArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -268,6 +271,7 @@ impl Cli {
             Command::Finetune(args) => run_finetune(args),
             Command::Eval(args) => run_eval(args),
             Command::Prompts(args) => run_prompts(args),
+            Command::Export(args) => crate::export::run_export(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }

@@ -76,6 +76,9 @@ pub enum CliError {
     /// Fine-tuning or LLM evaluation failed.
     #[error(transparent)]
     Finetune(#[from] FinetuneError),
+    /// Packaging a bundle failed.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod crm;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod finetune;
 pub mod llm_cmd;
 pub mod lsmr;

@@ -118,6 +118,12 @@ pub enum BundleError {
     /// `llm.safetensors` does not fit the manifest, or the export could not write it.
     #[error("llm.safetensors: {0}")]
     Llm(#[from] LlmFileError),
+    /// The manifest's PLoRA config does not fit its LLM config.
+    #[error("manifest: {source}")]
+    Config {
+        /// What does not fit.
+        source: crate::plora::PloraError,
+    },
     /// A module's tensors do not fit its config.
     #[error("{path}: {source}")]
     Tensors {

@@ -3,12 +3,14 @@
 //! - [`tensor_file`]: module parameters ↔ safetensors, named by module path;
 //! - [`files`]: the manifest's file table (size, sha256) and checked memory maps;
 //! - [`manifest`]: `manifest.json`, version-checked first;
-//! - [`llm_file`]: the LLM's block-quantized weights, validated and viewed in place.
+//! - [`llm_file`]: the LLM's block-quantized weights, validated and viewed in place;
+//! - [`open`]: [`Bundle::open`], every check before the first score.
 
 mod error;
 pub mod files;
 pub mod llm_file;
 pub mod manifest;
+pub mod open;
 pub mod tensor_file;
 #[cfg(test)]
 mod tests;
@@ -17,4 +19,5 @@ pub use error::{BundleError, LlmFileError, TensorFileError};
 pub use files::{FileDigest, MappedFile, map_checked};
 pub use llm_file::{LlmFile, LlmTensor, llm_tensors, serialize_llm};
 pub use manifest::{BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, PromptSpec};
+pub use open::{Bundle, BundleOptions};
 pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};

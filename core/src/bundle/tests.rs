@@ -394,3 +394,144 @@ fn llm_file_defects_are_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A complete bundle of tiny models in `dir`; returns its manifest.
+fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
+    use super::manifest::file;
+    let device = Device::flex();
+    let llm = block_llama();
+    let plora_config = PloraConfig {
+        num_meta: 3,
+        rank: 2,
+        alpha: 4.0,
+        gate_hidden: 6,
+        crm_dim: din_config().representation_dim(),
+        ..PloraConfig::default()
+    };
+    let seeded = crate::llm::SeededWeights::new(llm.clone(), 9);
+    let contents: Vec<(&str, Vec<u8>)> = vec![
+        (
+            file::LLM,
+            serialize_llm(&seeded, &llm, crate::quant::WeightQuant::Q8).expect("llm"),
+        ),
+        (
+            file::CRM,
+            serialize_module(&din_config().init(&device)).expect("crm"),
+        ),
+        (
+            file::PLORA,
+            serialize_module(&plora_config.init(&llm, &device).expect("plora")).expect("plora"),
+        ),
+        (file::TOKENIZER, b"{}".to_vec()),
+        (file::ITEMS, vec![0; 48]),
+        (file::ITEMS_JSON, b"{\"table\":{}}".to_vec()),
+        (file::FEATURES, b"{}".to_vec()),
+    ];
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut files = std::collections::BTreeMap::new();
+    for (name, bytes) in &contents {
+        std::fs::write(dir.join(name), bytes).expect("write");
+        files.insert((*name).to_owned(), FileDigest::of_bytes(bytes));
+    }
+    let manifest = BundleManifest {
+        llm,
+        plora: plora_config,
+        files,
+        ..sample_manifest()
+    };
+    std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("manifest");
+    manifest
+}
+
+#[test]
+fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
+    use super::manifest::file;
+    let root = std::env::temp_dir().join(format!("reclora-bundle-open-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let checked = BundleOptions {
+        verify_checksums: true,
+    };
+    let fresh = |name: &str| {
+        let dir = root.join(name);
+        let manifest = write_tiny_bundle(&dir);
+        (dir, manifest)
+    };
+
+    let (dir, manifest) = fresh("clean");
+    let bundle = Bundle::open(&dir, checked).expect("opens");
+    assert_eq!(bundle.manifest(), &manifest);
+    let plora = bundle.plora(&Device::flex()).expect("plora");
+    assert_eq!(plora.layers.len(), 2);
+
+    // Truncated file.
+    let (dir, _) = fresh("truncated");
+    let path = dir.join(file::LLM);
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).expect("write");
+    assert!(matches!(
+        Bundle::open(&dir, BundleOptions::default()),
+        Err(BundleError::SizeMismatch { .. })
+    ));
+
+    // One flipped byte, checksums on (a weight byte: still a valid layout).
+    let (dir, _) = fresh("flipped");
+    let path = dir.join(file::CRM);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("write");
+    match Bundle::open(&dir, checked) {
+        Err(BundleError::ChecksumMismatch { path: bad, .. }) => assert_eq!(bad, path),
+        other => panic!("{other:?}"),
+    }
+
+    // Missing file.
+    let (dir, _) = fresh("missing");
+    std::fs::remove_file(dir.join(file::PLORA)).expect("remove");
+    assert!(matches!(
+        Bundle::open(&dir, checked),
+        Err(BundleError::MissingFile { path }) if path.ends_with(file::PLORA)
+    ));
+
+    // Future format version.
+    let (dir, mut manifest) = fresh("future");
+    manifest.format_version = BUNDLE_FORMAT_VERSION + 1;
+    std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
+    assert!(matches!(
+        Bundle::open(&dir, checked),
+        Err(BundleError::UnsupportedVersion { found: 2, .. })
+    ));
+
+    // Shape mismatch: the manifest's DIN is wider than the stored one.
+    let (dir, mut manifest) = fresh("shape");
+    manifest.crm.din.embed_dim += 1;
+    std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
+    assert!(matches!(
+        Bundle::open(&dir, checked),
+        Err(BundleError::Tensors {
+            source: TensorFileError::Shape { .. },
+            ..
+        })
+    ));
+
+    // NaN scale in a quantized matrix (manifest re-hashed, so only the scan finds it).
+    let (dir, mut manifest) = fresh("nan");
+    let path = dir.join(file::LLM);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let name = "model.layers.1.mlp.up_proj.weight";
+    let offset = {
+        let file = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
+        file.tensor(name).expect("tensor").data().as_ptr() as usize - bytes.as_ptr() as usize
+    };
+    bytes[offset..offset + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    std::fs::write(&path, &bytes).expect("write");
+    manifest
+        .files
+        .insert(file::LLM.to_owned(), FileDigest::of_bytes(&bytes));
+    std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
+    match Bundle::open(&dir, checked) {
+        Err(BundleError::Llm(LlmFileError::Quant { name: bad, .. })) => assert_eq!(bad, name),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

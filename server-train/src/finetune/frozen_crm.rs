@@ -62,6 +62,11 @@ impl FrozenCrm {
         }
     }
 
+    /// DIN's sizes.
+    pub fn config(&self) -> &DinConfig {
+        &self.config
+    }
+
     /// The DIN.
     pub fn din(&self) -> &Din {
         &self.din

@@ -1,0 +1,176 @@
+//! `reclora-train export`: a finished RecLoRA run as an on-device bundle folder, every
+//! file safetensors or JSON and listed in `manifest.json` with its sha256.
+
+mod error;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use reclora_core::bundle::manifest::file;
+use reclora_core::bundle::{
+    BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FileDigest, PromptSpec, serialize_llm,
+    serialize_module,
+};
+use reclora_core::gguf::GgufFile;
+use reclora_core::llm::{GgufWeights, gguf_vocab};
+use reclora_core::quant::WeightQuant;
+use reclora_core::tokenizer::TextTokenizer;
+
+pub use error::ExportError;
+
+use crate::atomic_dir::write_dir_atomically;
+use crate::finetune::encode::PromptEncoder;
+use crate::finetune::files::{RunFolder, read_json};
+use crate::finetune::{FinetuneConfig, FinetuneMode, FrozenCrm};
+
+/// Options of `export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A finished `finetune --mode reclora` run folder.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Storage of the LLM's matrices: q8, q4, f16 or f32.
+    #[arg(long, default_value = "q8", value_parser = parse_quant)]
+    pub quant: WeightQuant,
+    /// Output bundle folder; written only if the whole export succeeds.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_quant(text: &str) -> Result<WeightQuant, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("unknown quant `{text}`: expected q8, q4, f16 or f32"))
+}
+
+/// `reclora-train export`.
+pub fn run_export(args: ExportArgs) -> Result<(), crate::error::CliError> {
+    let manifest = export_bundle(&args.run, args.quant, &args.out)?;
+    let bytes: u64 = manifest.files.values().map(|f| f.bytes).sum();
+    println!(
+        "{}",
+        serde_json::json!({
+            "bundle": args.out,
+            "quant": manifest.quant,
+            "files": manifest.files.len() + 1,
+            "bytes": bytes,
+            "items": manifest.item_count,
+        })
+    );
+    Ok(())
+}
+
+/// Writes the bundle of `run` to `out` and returns its manifest.
+pub fn export_bundle(
+    run: &Path,
+    quant: WeightQuant,
+    out: &Path,
+) -> Result<BundleManifest, ExportError> {
+    let folder = RunFolder::new(run);
+    let config: FinetuneConfig = read_json(&folder.config())?;
+    if config.mode != FinetuneMode::Reclora {
+        return Err(ExportError::NotReclora {
+            run: run.to_path_buf(),
+            mode: config.mode,
+        });
+    }
+    if !folder.adapter().is_file() {
+        return Err(ExportError::Unfinished {
+            run: run.to_path_buf(),
+            file: folder.adapter(),
+        });
+    }
+    let missing = |what| ExportError::MissingInput {
+        run: run.to_path_buf(),
+        what,
+    };
+    let crm_dir = config.crm.clone().ok_or_else(|| missing("crm"))?;
+    let items_dir = config.items.clone().ok_or_else(|| missing("items"))?;
+    let plora_config = config.plora.clone().ok_or_else(|| missing("plora"))?;
+
+    let device = Device::flex();
+    let gguf = GgufFile::open(&config.model).map_err(reclora_core::LlmError::from)?;
+    let weights = GgufWeights::new(gguf, config.model.display().to_string())?;
+    let llm_config = weights.config()?;
+    let vocab = gguf_vocab(weights.file()).map_err(reclora_core::LlmError::from)?;
+    let tokenizer = TextTokenizer::from_gguf_vocab(&vocab).map_err(reclora_core::LlmError::from)?;
+    let encoder = PromptEncoder::new(&tokenizer, config.template)?;
+    let answers = encoder.answers();
+    let crm = FrozenCrm::load(&crm_dir, &device)?;
+    let plora = plora_config.load(&llm_config, &folder.adapter(), &device)?;
+
+    let item_table: serde_json::Value = read_any_json(&items_dir.join("items.json"))?;
+    let data_items: serde_json::Value = read_any_json(&config.data.join("items.json"))?;
+    let features: serde_json::Value = read_any_json(&config.data.join("features.json"))?;
+    let meta: serde_json::Value = read_any_json(&config.data.join("meta.json"))?;
+    let item_count = item_table
+        .get("item_count")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize;
+    let dataset = meta
+        .get("dataset")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("ml-1m")
+        .to_owned();
+
+    write_dir_atomically(out, file::MANIFEST, |dir| {
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|source| ExportError::Io { path, source })
+        };
+        write(file::LLM, &serialize_llm(&weights, &llm_config, quant)?)?;
+        write(file::CRM, &serialize_module(crm.din())?)?;
+        write(file::PLORA, &serialize_module(&plora)?)?;
+        let tokenizer_json = tokenizer
+            .inner()
+            .to_string(false)
+            .map_err(ExportError::Tokenizer)?;
+        write(file::TOKENIZER, tokenizer_json.as_bytes())?;
+        let items_source = items_dir.join("items.safetensors");
+        std::fs::copy(&items_source, dir.join(file::ITEMS)).map_err(|source| ExportError::Io {
+            path: items_source.clone(),
+            source,
+        })?;
+        let items_json = serde_json::json!({ "table": item_table, "catalog": data_items });
+        write(file::ITEMS_JSON, items_json.to_string().as_bytes())?;
+        let features_json = serde_json::json!({ "meta": meta, "features": features });
+        write(file::FEATURES, features_json.to_string().as_bytes())?;
+
+        let mut files = std::collections::BTreeMap::new();
+        for name in file::ALL {
+            files.insert(name.to_owned(), FileDigest::of_file(&dir.join(name))?);
+        }
+        let manifest = BundleManifest {
+            format_version: BUNDLE_FORMAT_VERSION,
+            llm: llm_config.clone(),
+            quant,
+            crm: CrmSpec {
+                din: crm.config().clone(),
+                history_len: crm.history_len(),
+            },
+            plora: plora_config.clone(),
+            prompt: PromptSpec {
+                dataset: dataset.clone(),
+                template: config.template.as_str().to_owned(),
+                history_k: config.history_k,
+                answer_ids: [answers.yes, answers.no],
+                pad_id: encoder.pad_id(),
+            },
+            item_count,
+            files,
+        };
+        // The manifest last: a folder without it is not a bundle.
+        write(file::MANIFEST, manifest.to_json().as_bytes())?;
+        Ok(manifest)
+    })
+}
+
+fn read_any_json(path: &Path) -> Result<serde_json::Value, ExportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| ExportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
