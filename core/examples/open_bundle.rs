@@ -22,7 +22,10 @@ fn status_kb(field: &str) -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or("usage: open_bundle BUNDLE_DIR [--verify]")?);
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or("usage: open_bundle BUNDLE_DIR [--verify]")?,
+    );
     let verify_checksums = args.next().as_deref() == Some("--verify");
     let before = status_kb("RssAnon:");
     let started = Instant::now();
