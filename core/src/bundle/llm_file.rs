@@ -9,6 +9,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::error::{BundleError, LlmFileError};
+use super::tensor_file::finite_f32_le;
 use crate::llm::{HostTensor, LlamaConfig, LlmError, WeightSource};
 use crate::quant::{QuantizedMatrix, QuantizedMatrixBuf, WeightQuant};
 
@@ -201,18 +202,10 @@ impl<'a> LlmFile<'a> {
                 shape: view.shape().to_vec(),
             });
         }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-            return Err(LlmFileError::NonFinite {
-                name: name.to_owned(),
-                index,
-            });
-        }
-        Ok(values)
+        finite_f32_le(view.data()).map_err(|index| LlmFileError::NonFinite {
+            name: name.to_owned(),
+            index,
+        })
     }
 
     fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>, LlmFileError> {

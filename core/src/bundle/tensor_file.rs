@@ -137,16 +137,21 @@ fn read_f32(
             found: view.shape().to_vec(),
         });
     }
-    let values: Vec<f32> = view
-        .data()
+    let values = finite_f32_le(view.data()).map_err(|index| TensorFileError::NonFinite {
+        name: name.to_owned(),
+        index,
+    })?;
+    Ok(TensorData::new(values, expected.to_vec()))
+}
+
+/// Little-endian f32 values of `bytes`, or the index of the first NaN or infinity.
+pub(crate) fn finite_f32_le(bytes: &[u8]) -> Result<Vec<f32>, usize> {
+    let values: Vec<f32> = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(TensorFileError::NonFinite {
-            name: name.to_owned(),
-            index,
-        });
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(index),
+        None => Ok(values),
     }
-    Ok(TensorData::new(values, expected.to_vec()))
 }
