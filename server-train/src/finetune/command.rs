@@ -236,6 +236,7 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<(), CliError> {
             "samples_per_second": summary.samples_per_second,
             "train_seconds": summary.train_seconds,
             "last_loss": summary.step_losses.last(),
+            "last_answer_loss": summary.answer_losses.last(),
         })
     );
     Ok(())

@@ -22,8 +22,12 @@ pub struct TrainState {
     pub samples_seen: usize,
     /// Wall time spent in training steps.
     pub train_seconds: f64,
-    /// Mean answer-token cross-entropy of every optimizer step.
+    /// Mean cross-entropy of every optimizer step, over the answer and end tokens.
     pub step_losses: Vec<f64>,
+    /// Mean cross-entropy of the answer token alone, every step (runs from before this
+    /// field have none).
+    #[serde(default)]
+    pub answer_losses: Vec<f64>,
     /// The checkpoint of `steps_done`, if any step was done.
     pub checkpoint: Option<CheckpointNames>,
     /// Whether all steps are done and the final adapter is written.
@@ -39,6 +43,7 @@ impl TrainState {
             samples_seen: 0,
             train_seconds: 0.0,
             step_losses: Vec::new(),
+            answer_losses: Vec::new(),
             checkpoint: None,
             finished: false,
         }

@@ -55,6 +55,35 @@ pub fn answer_loss(
     pad_id: u32,
     normalizer: f64,
 ) -> Result<Tensor<1>, FinetuneError> {
+    Ok(answer_loss_parts(llm, adapter, rows, pad_id, normalizer)?.total)
+}
+
+/// [`answer_loss`] and its per-token terms.
+#[derive(Debug)]
+pub struct LossParts {
+    /// The loss to differentiate, `[1]`.
+    pub total: Tensor<1>,
+    /// −log p of each supervised token (not normalized), row by row: the answer, then the
+    /// end token.
+    pub token_nll: Vec<f64>,
+}
+
+impl LossParts {
+    /// Σ −log p(answer) over the rows: the part that decides the ranking (the end token
+    /// after it is learned almost at once and halves the reported mean).
+    pub fn answer_nll_sum(&self) -> f64 {
+        self.token_nll.iter().step_by(2).sum()
+    }
+}
+
+/// [`answer_loss`], also returning every supervised token's −log p.
+pub fn answer_loss_parts(
+    llm: &LlamaModel,
+    adapter: Option<&dyn ProjectionAdapter>,
+    rows: &[SupervisedRow],
+    pad_id: u32,
+    normalizer: f64,
+) -> Result<LossParts, FinetuneError> {
     if let Some(row) = rows.iter().position(|row| row.prompt.is_empty()) {
         return Err(LlmError::BadRequest {
             reason: format!("training row {row} has an empty prompt"),
@@ -86,9 +115,18 @@ pub fn answer_loss(
     let target_ids = Tensor::<2, Int>::from_data(TensorData::new(target_ids, [count, 1]), &device);
     let picked = hidden.reshape([rows_count * seq, d]).select(0, positions);
     let logits = llm.full_logits(llm.norm.forward(picked)); // [count, vocab]
-    Ok(log_softmax(logits, 1)
-        .gather(1, target_ids)
-        .sum()
-        .neg()
-        .div_scalar(normalizer))
+    let nll = log_softmax(logits, 1).gather(1, target_ids).neg(); // [count, 1]
+    let token_nll = nll
+        .clone()
+        .try_into_data()
+        .ok()
+        .and_then(|data| data.try_into_vec::<f32>().ok())
+        .ok_or(FinetuneError::Readback)?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    Ok(LossParts {
+        total: nll.sum().div_scalar(normalizer),
+        token_nll,
+    })
 }

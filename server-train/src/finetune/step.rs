@@ -10,7 +10,7 @@ use reclora_core::prompt::{HistoryRetriever, HistorySelection};
 use super::encode::{PromptEncoder, SupervisedRow};
 use super::error::FinetuneError;
 use super::frozen_crm::FrozenCrm;
-use super::loss::{answer_loss, batch_adapter};
+use super::loss::{answer_loss_parts, batch_adapter};
 use crate::data::{PreparedDataset, Split};
 
 /// Prompts of one forward/backward pass, with their R_c for a gated adapter.
@@ -100,7 +100,18 @@ impl RowSource<'_> {
     }
 }
 
-/// The step's mean answer-token cross-entropy and its gradients with respect to the
+/// One optimizer step's losses and gradients.
+#[derive(Debug)]
+pub struct StepResult {
+    /// Mean cross-entropy over every supervised token (answer and end token).
+    pub loss: f64,
+    /// Mean cross-entropy of the answer token alone.
+    pub answer_loss: f64,
+    /// Gradients with respect to the adapter, accumulated over the micro-batches.
+    pub grads: GradientsParams,
+}
+
+/// The step's mean supervised-token cross-entropy and its gradients with respect to the
 /// adapter, accumulated over `micro_batches`. Every micro-batch loss is divided by the
 /// step's total supervised-token count, so the sum equals one batch of all rows.
 pub fn step_gradients(
@@ -108,20 +119,26 @@ pub fn step_gradients(
     plora: &Plora,
     micro_batches: &[MicroBatch],
     pad_id: u32,
-) -> Result<(f64, GradientsParams), FinetuneError> {
-    let supervised: usize = micro_batches.iter().map(|m| 2 * m.rows.len()).sum();
-    let normalizer = supervised.max(1) as f64;
+) -> Result<StepResult, FinetuneError> {
+    let rows: usize = micro_batches.iter().map(|m| m.rows.len()).sum();
+    let normalizer = (2 * rows).max(1) as f64;
     let device = llm.device();
     let mut accumulator = GradientsAccumulator::<Plora>::new();
     let mut loss_total = 0.0;
+    let mut answer_total = 0.0;
     for micro in micro_batches {
         let adapter = batch_adapter(plora, micro.r_c.as_ref(), micro.rows.len(), &device)?;
-        let loss = answer_loss(llm, Some(&adapter), &micro.rows, pad_id, normalizer)?;
-        loss_total += read_scalar(loss.clone())?;
-        let grads = GradientsParams::from_grads(loss.backward(), plora);
+        let parts = answer_loss_parts(llm, Some(&adapter), &micro.rows, pad_id, normalizer)?;
+        loss_total += read_scalar(parts.total.clone())?;
+        answer_total += parts.answer_nll_sum();
+        let grads = GradientsParams::from_grads(parts.total.backward(), plora);
         accumulator.accumulate(plora, grads);
     }
-    Ok((loss_total, accumulator.grads()))
+    Ok(StepResult {
+        loss: loss_total,
+        answer_loss: answer_total / rows.max(1) as f64,
+        grads: accumulator.grads(),
+    })
 }
 
 /// The value of a one-element tensor.

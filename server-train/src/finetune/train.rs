@@ -74,8 +74,10 @@ pub struct TrainSummary {
     pub samples_per_second: f64,
     /// Wall time of all training steps so far.
     pub train_seconds: f64,
-    /// Mean answer-token cross-entropy of every step so far.
+    /// Mean cross-entropy (answer and end token) of every step so far.
     pub step_losses: Vec<f64>,
+    /// Mean cross-entropy of the answer token alone, every step so far.
+    pub answer_losses: Vec<f64>,
 }
 
 impl TrainSummary {
@@ -87,6 +89,7 @@ impl TrainSummary {
             samples_per_second,
             train_seconds: state.train_seconds,
             step_losses: state.step_losses.clone(),
+            answer_losses: state.answer_losses.clone(),
         }
     }
 }
@@ -209,7 +212,9 @@ pub fn finetune(
         }
         let rows = plan.rows(step);
         let micro_batches = source.micro_batches(&rows, config.micro_batch, &device)?;
-        let (loss, grads) = step_gradients(inputs.llm, &plora, &micro_batches, encoder.pad_id())?;
+        let step_result = step_gradients(inputs.llm, &plora, &micro_batches, encoder.pad_id())?;
+        let (loss, answer_loss, grads) =
+            (step_result.loss, step_result.answer_loss, step_result.grads);
         let rate = config
             .schedule
             .rate(config.learning_rate, step, state.total_steps);
@@ -218,9 +223,12 @@ pub fn finetune(
         state.steps_done += 1;
         state.samples_seen += rows.len();
         state.step_losses.push(loss);
+        state.answer_losses.push(answer_loss);
         state.train_seconds += step_started.elapsed().as_secs_f64();
         progress.set_position(state.samples_seen as u64);
-        progress.set_message(format!("loss {loss:.4} lr {rate:.2e}"));
+        progress.set_message(format!(
+            "loss {loss:.4} answer {answer_loss:.4} lr {rate:.2e}"
+        ));
         let due = state.steps_done.is_multiple_of(config.checkpoint_every);
         if due || state.steps_done == stop_at {
             save_checkpoint(&folder, &plora, &optimizer, &mut state)?;

@@ -74,15 +74,24 @@ fn tiny_few2many_trains_the_adapter_and_evaluates_from_its_files() {
     let steps_per_epoch = TRAIN_SIZE / (config.micro_batch * config.grad_accum);
     assert!(summary.finished);
     assert_eq!(summary.step_losses.len(), EPOCHS * steps_per_epoch);
-    let epoch_mean = |e: usize| {
-        let losses = &summary.step_losses[e * steps_per_epoch..(e + 1) * steps_per_epoch];
+    let epoch_mean = |losses: &[f64], e: usize| {
+        let losses = &losses[e * steps_per_epoch..(e + 1) * steps_per_epoch];
         losses.iter().sum::<f64>() / losses.len() as f64
     };
-    let (first, last) = (epoch_mean(0), epoch_mean(EPOCHS - 1));
+    let (first, last) = (
+        epoch_mean(&summary.step_losses, 0),
+        epoch_mean(&summary.step_losses, EPOCHS - 1),
+    );
+    let (first_answer, last_answer) = (
+        epoch_mean(&summary.answer_losses, 0),
+        epoch_mean(&summary.answer_losses, EPOCHS - 1),
+    );
     eprintln!(
-        "e2e: mean answer loss epoch 1 {first:.4} → epoch {EPOCHS} {last:.4}; {:.1} prompts/s",
+        "e2e: mean loss epoch 1 {first:.4} → epoch {EPOCHS} {last:.4} (answer token alone \
+         {first_answer:.4} → {last_answer:.4}); {:.1} prompts/s",
         summary.samples_per_second
     );
+    assert!(last_answer < first_answer, "{first_answer} → {last_answer}");
     // A random 262-token vocabulary starts near ln 262 ≈ 5.6 per supervised token.
     assert!(first > 3.0, "{first}");
     // q/v-only rank-2 LoRA on a random model moves these logits slowly; 1 nat is a clear

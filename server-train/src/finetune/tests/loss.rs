@@ -15,7 +15,7 @@ use super::fixture::{
 use crate::data::Split;
 use crate::finetune::encode::{AnswerTokens, PromptEncoder, SupervisedRow};
 use crate::finetune::init::seeded_adapter;
-use crate::finetune::loss::{answer_loss, batch_adapter, supervised_targets};
+use crate::finetune::loss::{answer_loss, answer_loss_parts, batch_adapter, supervised_targets};
 use crate::finetune::random::SplitMix64;
 use crate::finetune::step::{MicroBatch, step_gradients};
 use reclora_core::prompt::HistorySelection;
@@ -94,9 +94,13 @@ fn answer_loss_equals_a_hand_computation() {
     let harness = answer_loss(&llm, Some(&adapter), &rows, ANSWERS.end, normalizer).expect("loss");
     let harness = f64::from(harness.into_data().try_into_vec::<f32>().expect("f32")[0]);
 
+    let parts =
+        answer_loss_parts(&llm, Some(&adapter), &rows, ANSWERS.end, normalizer).expect("parts");
+
     // Reference: every row alone (no padding), every position's logits, then the two
     // answer positions picked by hand and the cross-entropy in f64.
     let mut total = 0.0f64;
+    let mut answer_total = 0.0f64;
     for (index, row) in rows.iter().enumerate() {
         let r_c_row = r_c.clone().narrow(0, index, 1);
         let adapter = batch_adapter(&plora, Some(&r_c_row), 1, &device).expect("fits");
@@ -118,10 +122,20 @@ fn answer_loss_equals_a_hand_computation() {
             let z = &logits[position * VOCAB..(position + 1) * VOCAB];
             let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
             let sum: f64 = z.iter().map(|&v| (f64::from(v) - max).exp()).sum();
-            total += max + sum.ln() - f64::from(z[target as usize]);
+            let nll = max + sum.ln() - f64::from(z[target as usize]);
+            total += nll;
+            if target != ANSWERS.end {
+                answer_total += nll;
+            }
         }
     }
     let reference = total / normalizer;
+    assert_eq!(parts.token_nll.len(), 2 * rows.len());
+    assert!(
+        (parts.answer_nll_sum() - answer_total).abs() < 1e-4,
+        "answer part {} vs {answer_total}",
+        parts.answer_nll_sum()
+    );
     eprintln!("answer loss: harness {harness:.7}, f64 reference {reference:.7}");
     assert!(reference > 1.0, "a random model is unsure: {reference}");
     assert!(
@@ -233,10 +247,13 @@ fn two_micro_batches_of_two_equal_one_batch_of_four() {
         rows: rows[range.clone()].to_vec(),
         r_c: Some(r_c.clone().narrow(0, range.start, range.len())),
     };
-    let (loss_split, grads_split) =
+    let split_step =
         step_gradients(&llm, &plora, &[micro(0..2), micro(2..4)], ANSWERS.end).expect("2×2");
-    let (loss_whole, grads_whole) =
-        step_gradients(&llm, &plora, &[micro(0..4)], ANSWERS.end).expect("1×4");
+    let whole_step = step_gradients(&llm, &plora, &[micro(0..4)], ANSWERS.end).expect("1×4");
+    assert!((split_step.answer_loss - whole_step.answer_loss).abs() < 1e-5);
+    assert!(whole_step.answer_loss > 0.0 && whole_step.answer_loss.is_finite());
+    let (loss_split, grads_split) = (split_step.loss, split_step.grads);
+    let (loss_whole, grads_whole) = (whole_step.loss, whole_step.grads);
     let split = gradient_values(&plora, &grads_split);
     let whole = gradient_values(&plora, &grads_whole);
     let grad_diff = max_param_diff(&split, &whole);
