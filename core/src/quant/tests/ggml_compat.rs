@@ -1,5 +1,6 @@
-//! Our blocks against the GGUF reader, whose quantizers and dequantizers are ported from
-//! ggml-quants.c and checked against ggml's own outputs (`gguf::tests::golden`).
+//! Our blocks against the GGUF reader. Both quantize with `BlockQ8/BlockQ4::quantize`,
+//! which `gguf::tests::golden` checks against gguf-py's outputs; here the matrix layout is
+//! checked against the GGUF byte stream, and our decoding against the GGUF dequantizers.
 
 use half::f16;
 
@@ -21,8 +22,9 @@ fn awkward_values() -> Vec<f32> {
     values
 }
 
+/// Row-major matrices of blocks are exactly GGUF's tensor bytes.
 #[test]
-fn quantized_bytes_equal_the_gguf_quantizers() {
+fn quantized_matrix_bytes_equal_the_gguf_tensor_bytes() {
     let values = awkward_values();
     for (quant, ggml) in [
         (WeightQuant::Q8, quantize_q8_0(&values)),
