@@ -174,3 +174,53 @@ fn read_any_json(path: &Path) -> Result<serde_json::Value, ExportError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finetune::files::write_json;
+
+    fn run_with(dir: &Path, mode: FinetuneMode) -> PathBuf {
+        let run = dir.join(mode.as_str());
+        std::fs::create_dir_all(&run).expect("run dir");
+        let config = FinetuneConfig::new(mode, dir.join("model.gguf"), dir.join("data"));
+        write_json(&RunFolder::new(&run).config(), &config).expect("config");
+        run
+    }
+
+    #[test]
+    fn only_finished_reclora_runs_export_and_nothing_is_written_otherwise() {
+        let dir = std::env::temp_dir().join(format!("reclora-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.join("bundle");
+
+        let lora = run_with(&dir, FinetuneMode::LoraLast);
+        assert!(matches!(
+            export_bundle(&lora, WeightQuant::Q8, &out),
+            Err(ExportError::NotReclora {
+                mode: FinetuneMode::LoraLast,
+                ..
+            })
+        ));
+        let reclora = run_with(&dir, FinetuneMode::Reclora);
+        match export_bundle(&reclora, WeightQuant::Q8, &out) {
+            Err(ExportError::Unfinished { file, .. }) => {
+                assert_eq!(file, RunFolder::new(&reclora).adapter());
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(RunFolder::new(&reclora).adapter(), b"").expect("adapter");
+        assert!(matches!(
+            export_bundle(&reclora, WeightQuant::Q8, &out),
+            Err(ExportError::MissingInput { what: "crm", .. })
+        ));
+        assert!(matches!(
+            export_bundle(&dir.join("nowhere"), WeightQuant::Q8, &out),
+            Err(ExportError::Run(_))
+        ));
+        assert!(!out.exists(), "a failed export leaves no bundle folder");
+        assert_eq!(parse_quant("q4"), Ok(WeightQuant::Q4));
+        assert!(parse_quant("q3").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
