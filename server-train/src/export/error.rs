@@ -27,14 +27,6 @@ pub enum ExportError {
         /// The missing final adapter.
         file: PathBuf,
     },
-    /// The run config lacks an input the bundle needs.
-    #[error("run {run} has no {what} folder in its config")]
-    MissingInput {
-        /// The run folder.
-        run: PathBuf,
-        /// `crm` or `items`.
-        what: &'static str,
-    },
     /// Reading the run, the CRM or the item table failed.
     #[error(transparent)]
     Run(#[from] FinetuneError),

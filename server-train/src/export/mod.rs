@@ -20,8 +20,8 @@ pub use error::ExportError;
 
 use crate::atomic_dir::write_dir_atomically;
 use crate::finetune::encode::PromptEncoder;
-use crate::finetune::files::{RunFolder, read_json};
-use crate::finetune::{FinetuneConfig, FinetuneMode, FrozenCrm};
+use crate::finetune::files::RunFolder;
+use crate::finetune::{FinetuneError, FinetuneMode, FrozenCrm};
 
 /// Options of `export`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +66,7 @@ pub fn export_bundle(
     out: &Path,
 ) -> Result<BundleManifest, ExportError> {
     let folder = RunFolder::new(run);
-    let config: FinetuneConfig = read_json(&folder.config())?;
+    let config = folder.read_config()?;
     if config.mode != FinetuneMode::Reclora {
         return Err(ExportError::NotReclora {
             run: run.to_path_buf(),
@@ -79,13 +79,17 @@ pub fn export_bundle(
             file: folder.adapter(),
         });
     }
-    let missing = |what| ExportError::MissingInput {
-        run: run.to_path_buf(),
-        what,
-    };
-    let crm_dir = config.crm.clone().ok_or_else(|| missing("crm"))?;
-    let items_dir = config.items.clone().ok_or_else(|| missing("items"))?;
-    let plora_config = config.plora.clone().ok_or_else(|| missing("plora"))?;
+    // `read_config` validated these for reclora; the errors are the ones it uses.
+    let mode = config.mode;
+    let crm_dir = config.crm.clone().ok_or(FinetuneError::NeedsCrm { mode })?;
+    let items_dir = config
+        .items
+        .clone()
+        .ok_or(FinetuneError::NeedsItems { mode })?;
+    let plora_config = config
+        .plora
+        .clone()
+        .ok_or(FinetuneError::AdapterConfig { mode, trains: true })?;
 
     let device = Device::flex();
     let gguf = GgufFile::open(&config.model).map_err(reclora_core::LlmError::from)?;
@@ -180,10 +184,16 @@ mod tests {
     use super::*;
     use crate::finetune::files::write_json;
 
-    fn run_with(dir: &Path, mode: FinetuneMode) -> PathBuf {
-        let run = dir.join(mode.as_str());
+    /// A run folder holding only a valid `config.json` of `mode` (with or without a CRM).
+    fn run_with(dir: &Path, mode: FinetuneMode, with_crm: bool) -> PathBuf {
+        let run = dir.join(format!("{}-{with_crm}", mode.as_str()));
         std::fs::create_dir_all(&run).expect("run dir");
-        let config = FinetuneConfig::new(mode, dir.join("model.gguf"), dir.join("data"));
+        let config = crate::finetune::FinetuneConfig {
+            crm: with_crm.then(|| dir.join("crm")),
+            items: Some(dir.join("items")),
+            plora: crate::finetune::PloraOptions::default().adapter_for(mode, 64),
+            ..crate::finetune::FinetuneConfig::new(mode, dir.join("model.gguf"), dir.join("data"))
+        };
         write_json(&RunFolder::new(&run).config(), &config).expect("config");
         run
     }
@@ -194,7 +204,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let out = dir.join("bundle");
 
-        let lora = run_with(&dir, FinetuneMode::LoraLast);
+        let lora = run_with(&dir, FinetuneMode::LoraLast, true);
         assert!(matches!(
             export_bundle(&lora, WeightQuant::Q8, &out),
             Err(ExportError::NotReclora {
@@ -202,17 +212,19 @@ mod tests {
                 ..
             })
         ));
-        let reclora = run_with(&dir, FinetuneMode::Reclora);
+        let reclora = run_with(&dir, FinetuneMode::Reclora, true);
         match export_bundle(&reclora, WeightQuant::Q8, &out) {
             Err(ExportError::Unfinished { file, .. }) => {
                 assert_eq!(file, RunFolder::new(&reclora).adapter());
             }
             other => panic!("{other:?}"),
         }
-        std::fs::write(RunFolder::new(&reclora).adapter(), b"").expect("adapter");
+        // A reclora run without a CRM is not a valid run: refused when its config is read.
+        let no_crm = run_with(&dir, FinetuneMode::Reclora, false);
+        std::fs::write(RunFolder::new(&no_crm).adapter(), b"").expect("adapter");
         assert!(matches!(
-            export_bundle(&reclora, WeightQuant::Q8, &out),
-            Err(ExportError::MissingInput { what: "crm", .. })
+            export_bundle(&no_crm, WeightQuant::Q8, &out),
+            Err(ExportError::Run(FinetuneError::NeedsCrm { .. }))
         ));
         assert!(matches!(
             export_bundle(&dir.join("nowhere"), WeightQuant::Q8, &out),

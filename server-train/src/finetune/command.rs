@@ -252,14 +252,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
     };
     options.validate()?;
     let folder = RunFolder::new(&args.run);
-    if !folder.config().is_file() {
-        return Err(FinetuneError::MissingRunConfig {
-            path: folder.config(),
-        }
-        .into());
-    }
-    let config: FinetuneConfig = read_json(&folder.config())?;
-    config.validate()?;
+    let config = folder.read_config()?;
     if config.mode.trains() {
         let state: Option<TrainState> = if folder.state().is_file() {
             Some(read_json(&folder.state())?)

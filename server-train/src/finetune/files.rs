@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::config::FinetuneConfig;
 use super::error::FinetuneError;
 
 /// What a run needs besides the weights to continue, and its history.
@@ -76,6 +77,17 @@ impl RunFolder {
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The run's `config.json`, checked: a folder without one is not a run.
+    pub fn read_config(&self) -> Result<FinetuneConfig, FinetuneError> {
+        let path = self.config();
+        if !path.is_file() {
+            return Err(FinetuneError::MissingRunConfig { path });
+        }
+        let config: FinetuneConfig = read_json(&path)?;
+        config.validate()?;
+        Ok(config)
     }
 
     /// Every option of the run.

@@ -2,7 +2,7 @@
 //! micro-batches exactly as `finetune` forms them) and scores (the first test rows), so an
 //! outside baseline can run the very same inputs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::Device;
 use reclora_core::LanguageModel;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::config::{FinetuneConfig, FinetuneMode};
 use super::encode::PromptEncoder;
 use super::error::FinetuneError;
-use super::files::{RunFolder, read_json, write_json};
+use super::files::{RunFolder, write_json};
 use super::plan::StepPlan;
 use super::retriever::open_retriever;
 use super::step::RowSource;
@@ -136,7 +136,7 @@ pub fn dump_prompts(
 /// `reclora-train prompts`.
 pub fn run_prompts(args: PromptsArgs) -> Result<(), CliError> {
     let folder = RunFolder::new(&args.run);
-    let config = read_run_config(&folder)?;
+    let config = folder.read_config()?;
     let data = PreparedDataset::open(&config.data)?;
     let retriever = match (&config.items, config.mode.retrieves()) {
         (Some(dir), true) => Some(open_retriever(dir, data.dataset())?),
@@ -161,16 +161,4 @@ pub fn run_prompts(args: PromptsArgs) -> Result<(), CliError> {
         args.out.display()
     );
     Ok(())
-}
-
-fn read_run_config(folder: &RunFolder) -> Result<FinetuneConfig, FinetuneError> {
-    let path: &Path = &folder.config();
-    if !path.is_file() {
-        return Err(FinetuneError::MissingRunConfig {
-            path: path.to_path_buf(),
-        });
-    }
-    let config: FinetuneConfig = read_json(path)?;
-    config.validate()?;
-    Ok(config)
 }
