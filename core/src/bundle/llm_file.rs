@@ -3,7 +3,7 @@
 //! [rows, row_bytes]`, so the runtime reads them in place from the map; norms and biases
 //! stay f32.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -128,7 +128,8 @@ pub fn serialize_llm(
 #[derive(Debug)]
 pub struct LlmFile<'a> {
     tensors: SafeTensors<'a>,
-    config: LlamaConfig,
+    /// Every weight's shape by name, from the config (looked up per `load`).
+    shapes: HashMap<String, Vec<usize>>,
     quant: WeightQuant,
 }
 
@@ -140,25 +141,27 @@ impl<'a> LlmFile<'a> {
         quant: WeightQuant,
     ) -> Result<Self, LlmFileError> {
         let tensors = SafeTensors::deserialize(bytes)?;
+        let expected = llm_tensors(config);
         let file = Self {
             tensors,
-            config: config.clone(),
+            shapes: expected
+                .iter()
+                .map(|t| (t.name.clone(), t.shape.clone()))
+                .collect(),
             quant,
         };
-        let mut expected = HashSet::new();
-        for tensor in llm_tensors(config) {
-            if tensor.is_matrix() {
-                file.matrix(&tensor.name, tensor.shape[0], tensor.shape[1])?;
-            } else {
-                file.vector(&tensor.name, tensor.shape[0])?;
+        // In model order, so the first defect reported is the same on every run.
+        for tensor in &expected {
+            match tensor.shape[..] {
+                [rows, cols] => drop(file.matrix(&tensor.name, rows, cols)?),
+                _ => drop(file.vector(&tensor.name, tensor.shape[0])?),
             }
-            expected.insert(tensor.name);
         }
         let mut extra: Vec<&str> = file
             .tensors
             .names()
             .into_iter()
-            .filter(|n| !expected.contains(*n))
+            .filter(|n| !file.shapes.contains_key(*n))
             .collect();
         extra.sort_unstable();
         if let Some(name) = extra.first() {
@@ -225,24 +228,19 @@ impl WeightSource for LlmFile<'_> {
     }
 
     fn load(&self, name: &str) -> Result<Option<HostTensor>, LlmError> {
-        let Some(tensor) = llm_tensors(&self.config)
-            .into_iter()
-            .find(|t| t.name == name)
-        else {
+        let Some(shape) = self.shapes.get(name) else {
             return Ok(None);
         };
-        let values = if tensor.is_matrix() {
-            self.matrix(name, tensor.shape[0], tensor.shape[1])
-                .map(|m| m.dequantize())
-        } else {
-            self.vector(name, tensor.shape[0])
+        let values = match shape[..] {
+            [rows, cols] => self.matrix(name, rows, cols).map(|m| m.dequantize()),
+            _ => self.vector(name, shape[0]),
         };
         let values = values.map_err(|e| LlmError::BundleWeight {
             name: name.to_owned(),
             source: Box::new(e),
         })?;
         Ok(Some(HostTensor {
-            shape: tensor.shape,
+            shape: shape.clone(),
             values,
         }))
     }
