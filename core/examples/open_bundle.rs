@@ -29,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let verify_checksums = args.next().as_deref() == Some("--verify");
     let before = status_kb("RssAnon:");
     let started = Instant::now();
-    let bundle = Bundle::open(&dir, BundleOptions { verify_checksums })?;
+    let device = burn::tensor::Device::flex();
+    let bundle = Bundle::open(&dir, &device, BundleOptions { verify_checksums })?;
     let seconds = started.elapsed().as_secs_f64();
     let mapped: u64 = bundle.manifest().files.values().map(|f| f.bytes).sum();
     println!(

@@ -21,14 +21,15 @@ pub struct BundleOptions {
     pub verify_checksums: bool,
 }
 
-/// An opened, validated bundle: its manifest and read-only maps of its files.
+/// An opened, validated bundle: its manifest, read-only maps of its files, and the DIN
+/// and PLoRA already loaded (validating them means loading them).
 #[derive(Debug)]
 pub struct Bundle {
     dir: PathBuf,
     manifest: BundleManifest,
     llm: MappedFile,
-    crm: MappedFile,
-    plora: MappedFile,
+    crm: Din,
+    plora: Plora,
     tokenizer: MappedFile,
     items: MappedFile,
     items_json: MappedFile,
@@ -38,15 +39,31 @@ pub struct Bundle {
 impl Bundle {
     /// Opens `dir`: the manifest (version first), every listed file (size, optional
     /// sha256), the LLM's tensors (shapes, quant layout, finite scales) and the CRM and
-    /// PLoRA tensors against their configs.
-    pub fn open(dir: &Path, options: BundleOptions) -> Result<Self, BundleError> {
+    /// PLoRA tensors against their configs, loading those two onto `device`.
+    pub fn open(dir: &Path, device: &Device, options: BundleOptions) -> Result<Self, BundleError> {
         let manifest = BundleManifest::read(dir)?;
         let map = |name| map_checked(dir, name, &manifest.files, options.verify_checksums);
+        let crm_file = map(file::CRM)?;
+        let plora_file = map(file::PLORA)?;
+        let din = manifest.crm.din.init(device);
+        let crm = load_module(din, crm_file.bytes()).map_err(|source| BundleError::Tensors {
+            path: crm_file.path().to_path_buf(),
+            source,
+        })?;
+        let plora = manifest
+            .plora
+            .init(&manifest.llm, device)
+            .map_err(|source| BundleError::Config { source })?;
+        let plora =
+            load_module(plora, plora_file.bytes()).map_err(|source| BundleError::Tensors {
+                path: plora_file.path().to_path_buf(),
+                source,
+            })?;
         let bundle = Self {
             dir: dir.to_path_buf(),
             llm: map(file::LLM)?,
-            crm: map(file::CRM)?,
-            plora: map(file::PLORA)?,
+            crm,
+            plora,
             tokenizer: map(file::TOKENIZER)?,
             items: map(file::ITEMS)?,
             items_json: map(file::ITEMS_JSON)?,
@@ -54,9 +71,6 @@ impl Bundle {
             manifest,
         };
         bundle.llm_file()?;
-        let device = Device::flex();
-        bundle.crm(&device)?;
-        bundle.plora(&device)?;
         Ok(bundle)
     }
 
@@ -79,26 +93,14 @@ impl Bundle {
         )?)
     }
 
-    /// The DIN on `device`.
-    pub fn crm(&self, device: &Device) -> Result<Din, BundleError> {
-        let din = self.manifest.crm.din.init(device);
-        load_module(din, self.crm.bytes()).map_err(|source| BundleError::Tensors {
-            path: self.crm.path().to_path_buf(),
-            source,
-        })
+    /// The DIN.
+    pub fn crm(&self) -> &Din {
+        &self.crm
     }
 
-    /// The PLoRA banks and gates on `device`.
-    pub fn plora(&self, device: &Device) -> Result<Plora, BundleError> {
-        let plora = self
-            .manifest
-            .plora
-            .init(&self.manifest.llm, device)
-            .map_err(|source| BundleError::Config { source })?;
-        load_module(plora, self.plora.bytes()).map_err(|source| BundleError::Tensors {
-            path: self.plora.path().to_path_buf(),
-            source,
-        })
+    /// The PLoRA banks and gates.
+    pub fn plora(&self) -> &Plora {
+        &self.plora
     }
 
     /// The raw bytes of `tokenizer.json`, `items.safetensors`, `items.json` and

@@ -458,10 +458,9 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     };
 
     let (dir, manifest) = fresh("clean");
-    let bundle = Bundle::open(&dir, checked).expect("opens");
+    let bundle = Bundle::open(&dir, &Device::flex(), checked).expect("opens");
     assert_eq!(bundle.manifest(), &manifest);
-    let plora = bundle.plora(&Device::flex()).expect("plora");
-    assert_eq!(plora.layers.len(), 2);
+    assert_eq!(bundle.plora().layers.len(), 2);
 
     // Truncated file.
     let (dir, _) = fresh("truncated");
@@ -469,7 +468,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     let bytes = std::fs::read(&path).expect("read");
     std::fs::write(&path, &bytes[..bytes.len() - 100]).expect("write");
     assert!(matches!(
-        Bundle::open(&dir, BundleOptions::default()),
+        Bundle::open(&dir, &Device::flex(), BundleOptions::default()),
         Err(BundleError::SizeMismatch { .. })
     ));
 
@@ -480,7 +479,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&path, &bytes).expect("write");
-    match Bundle::open(&dir, checked) {
+    match Bundle::open(&dir, &Device::flex(), checked) {
         Err(BundleError::ChecksumMismatch { path: bad, .. }) => assert_eq!(bad, path),
         other => panic!("{other:?}"),
     }
@@ -489,7 +488,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     let (dir, _) = fresh("missing");
     std::fs::remove_file(dir.join(file::PLORA)).expect("remove");
     assert!(matches!(
-        Bundle::open(&dir, checked),
+        Bundle::open(&dir, &Device::flex(), checked),
         Err(BundleError::MissingFile { path }) if path.ends_with(file::PLORA)
     ));
 
@@ -498,7 +497,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     manifest.format_version = BUNDLE_FORMAT_VERSION + 1;
     std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
     assert!(matches!(
-        Bundle::open(&dir, checked),
+        Bundle::open(&dir, &Device::flex(), checked),
         Err(BundleError::UnsupportedVersion { found: 2, .. })
     ));
 
@@ -507,7 +506,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     manifest.crm.din.embed_dim += 1;
     std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
     assert!(matches!(
-        Bundle::open(&dir, checked),
+        Bundle::open(&dir, &Device::flex(), checked),
         Err(BundleError::Tensors {
             source: TensorFileError::Shape { .. },
             ..
@@ -529,7 +528,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
         .files
         .insert(file::LLM.to_owned(), FileDigest::of_bytes(&bytes));
     std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
-    match Bundle::open(&dir, checked) {
+    match Bundle::open(&dir, &Device::flex(), checked) {
         Err(BundleError::Llm(LlmFileError::Quant { name: bad, .. })) => assert_eq!(bad, name),
         other => panic!("{other:?}"),
     }
