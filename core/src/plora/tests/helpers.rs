@@ -4,20 +4,13 @@ use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::llm::LlamaConfig;
+use crate::rng::SplitMix64;
 
 /// Values in [-scale, scale), the same on every machine (splitmix64).
 pub fn random_values(len: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed;
+    let mut stream = SplitMix64::new(seed);
     (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            let unit = (z >> 40) as f32 / (1u64 << 24) as f32;
-            (unit * 2.0 - 1.0) * scale
-        })
+        .map(|_| (stream.unit_f32() * 2.0 - 1.0) * scale)
         .collect()
 }
 
