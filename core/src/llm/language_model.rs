@@ -20,6 +20,31 @@ pub struct LanguageModel {
     tokenizer: TextTokenizer,
 }
 
+/// What a `--model` path holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelFormat {
+    /// A folder with `config.json`, safetensors and `tokenizer.json`.
+    HfFolder,
+    /// A `.gguf` file.
+    Gguf,
+}
+
+fn model_format(path: &Path) -> Result<ModelFormat, LlmError> {
+    if path.is_dir() && path.join("config.json").is_file() {
+        return Ok(ModelFormat::HfFolder);
+    }
+    let is_gguf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    if path.is_file() && is_gguf {
+        Ok(ModelFormat::Gguf)
+    } else {
+        Err(LlmError::UnknownModelFormat {
+            path: path.display().to_string(),
+        })
+    }
+}
+
 /// Reads every tokenizer field a GGUF header carries.
 pub fn gguf_vocab(file: &GgufFile) -> Result<GgufVocab, GgufError> {
     let optional_u32 = |key: &str| match file.get_u32(key) {
@@ -65,20 +90,12 @@ pub fn gguf_vocab(file: &GgufFile) -> Result<GgufVocab, GgufError> {
 impl LanguageModel {
     /// Loads a `.gguf` file or a Hugging Face folder onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self, LlmError> {
-        if path.is_dir() && path.join("config.json").is_file() {
+        if model_format(path)? == ModelFormat::HfFolder {
             let config = read_hf_config(path)?;
             let weights = SafetensorsWeights::open(path)?;
             let model = config.init_from(&weights, device)?;
             let tokenizer = TextTokenizer::from_file(path.join("tokenizer.json"))?;
             return Ok(Self { model, tokenizer });
-        }
-        let is_gguf = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-        if !(path.is_file() && is_gguf) {
-            return Err(LlmError::UnknownModelFormat {
-                path: path.display().to_string(),
-            });
         }
         let file = GgufFile::open(path)?;
         let weights = GgufWeights::new(file, path.display().to_string())?;
@@ -86,6 +103,15 @@ impl LanguageModel {
         let tokenizer = TextTokenizer::from_gguf_vocab(&gguf_vocab(weights.file())?)?;
         let model = config.init_from(&weights, device)?;
         Ok(Self { model, tokenizer })
+    }
+
+    /// Only the tokenizer of a `.gguf` file or Hugging Face folder: no weight is read.
+    pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer, LlmError> {
+        if model_format(path)? == ModelFormat::HfFolder {
+            return Ok(TextTokenizer::from_file(path.join("tokenizer.json"))?);
+        }
+        let file = GgufFile::open(path)?;
+        Ok(TextTokenizer::from_gguf_vocab(&gguf_vocab(&file)?)?)
     }
 
     /// Pairs an already-built model and tokenizer.

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::Device;
 use reclora_core::LanguageModel;
 use reclora_core::prompt::HistoryRetriever;
 use serde::Serialize;
@@ -142,9 +141,8 @@ pub fn run_prompts(args: PromptsArgs) -> Result<(), CliError> {
         (Some(dir), true) => Some(open_retriever(dir, data.dataset())?),
         _ => None,
     };
-    // Only the tokenizer is needed; the CPU load is the cheapest way to it.
-    let model = LanguageModel::load(&config.model, &Device::flex())?;
-    let encoder = PromptEncoder::new(model.tokenizer(), config.template)?;
+    let tokenizer = LanguageModel::load_tokenizer(&config.model)?;
+    let encoder = PromptEncoder::new(&tokenizer, config.template)?;
     let dump = dump_prompts(
         &config,
         &data,

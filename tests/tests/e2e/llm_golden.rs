@@ -21,6 +21,23 @@ fn prompt_tokenization_matches_hf() {
 }
 
 #[test]
+fn the_tokenizer_alone_matches_hf_without_loading_weights() {
+    let golden = read_fixture("llm_golden.json");
+    let tokenizer =
+        LanguageModel::load_tokenizer(&reclora_tests::smollm2_gguf()).expect("tokenizer");
+    for prompt in golden["prompts"].as_array().expect("prompts") {
+        let ids = tokenizer
+            .encode(prompt["text"].as_str().expect("text"))
+            .expect("tokenizes");
+        assert_eq!(ids, u32_array(&prompt["input_ids"]), "{}", prompt["name"]);
+    }
+    assert!(matches!(
+        LanguageModel::load_tokenizer(std::path::Path::new("Cargo.toml")),
+        Err(reclora_core::LlmError::UnknownModelFormat { .. })
+    ));
+}
+
+#[test]
 fn last_position_logits_and_p_yes_match_hf() {
     let golden = read_fixture("llm_golden.json");
     let token_ids = u32_array(&golden["token_ids"]);
