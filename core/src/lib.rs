@@ -11,6 +11,7 @@
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
 //! - [`history`]: the on-device, append-only store of the user's history.
 //! - [`quant`]: block-quantized weights (Q8/Q4) multiplied in place from an mmap.
+//! - [`runtime`]: the on-device [`runtime::Recommender`]: bundle + local history → scores.
 
 pub mod bundle;
 pub mod crm;
@@ -22,6 +23,9 @@ pub mod plora;
 pub mod prompt;
 pub mod quant;
 pub mod rng;
+pub mod runtime;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod tokenizer;
 
 pub use device::{BackendKind, BackendUnavailable};

@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::finetune::{EvalArgs, FinetuneArgs, PromptsArgs, run_eval, run_finetune, run_prompts};
 use crate::llm_cmd;
 use crate::lsmr::{
-    EmbedItemsConfig, ItemEmbeddings, SemanticRetriever, embed_items, nearest_by_title,
+    EmbedItemsConfig, ItemEmbeddings, embed_items, nearest_by_title, semantic_retriever,
 };
 
 /// RecLoRA server jobs: data, CRM pretraining, PLoRA fine-tuning, evaluation, export.
@@ -43,6 +43,9 @@ enum Command {
     /// Package a finished reclora run as an on-device bundle (quantized LLM, DIN, PLoRA,
     /// tokenizer, items, features; manifest with sha256 of every file).
     Export(crate::export::ExportArgs),
+    /// Score test rows through the on-device runtime from a bundle and compare them with
+    /// the run's server scores (max |Δ|, AUC difference, time to first score).
+    Parity(crate::parity::ParityArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -272,6 +275,7 @@ impl Cli {
             Command::Eval(args) => run_eval(args),
             Command::Prompts(args) => run_prompts(args),
             Command::Export(args) => crate::export::run_export(args),
+            Command::Parity(args) => crate::parity::run_parity(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }
@@ -312,7 +316,7 @@ fn run_embed_items(args: EmbedItemsArgs) -> Result<(), CliError> {
 fn run_nearest_items(args: NearestItemsArgs) -> Result<(), CliError> {
     let data = PreparedDataset::open(&args.data)?;
     let (table, _) = ItemEmbeddings::load(&args.items)?;
-    let retriever = SemanticRetriever::new(&table)?;
+    let retriever = semantic_retriever(&table)?;
     for title in &args.title {
         let neighbours = nearest_by_title(&data, &retriever, title, args.top)?;
         println!("{}", serde_json::to_string(&neighbours).unwrap_or_default());

@@ -79,6 +79,9 @@ pub enum CliError {
     /// Packaging a bundle failed.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// A bundle-vs-server comparison failed.
+    #[error(transparent)]
+    Parity(#[from] crate::parity::ParityError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

@@ -1,5 +1,5 @@
 //! reclora-train: server-side RecLoRA jobs — data preparation, CRM pretraining, LLM
-//! utilities, PLoRA fine-tuning and LLM evaluation (and, later, export).
+//! utilities, PLoRA fine-tuning, LLM evaluation, bundle export and bundle-vs-server parity.
 
 pub mod atomic_dir;
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod finetune;
 pub mod llm_cmd;
 pub mod lsmr;
 pub mod metrics;
+pub mod parity;
 pub mod report;
 pub mod schedule;
 pub mod scores;

@@ -124,6 +124,25 @@ pub enum BundleError {
         /// What does not fit.
         source: crate::plora::PloraError,
     },
+    /// A JSON side file (`features.json`, `items.json`) does not parse as its type.
+    #[error("{path}: {source}")]
+    SideFile {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The side files disagree with each other or with the manifest.
+    #[error("{path}: {problem}")]
+    Catalog {
+        /// The file found inconsistent.
+        path: PathBuf,
+        /// What is wrong.
+        problem: CatalogProblem,
+    },
+    /// `tokenizer.json` does not load.
+    #[error("tokenizer.json: {0}")]
+    Tokenizer(#[from] crate::tokenizer::TokenizerError),
     /// A module's tensors do not fit its config.
     #[error("{path}: {source}")]
     Tensors {
@@ -190,4 +209,69 @@ pub enum LlmFileError {
     /// The export's weight source failed.
     #[error("reading the source model: {0}")]
     Source(#[from] crate::llm::LlmError),
+}
+
+/// How the catalog side files can contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogProblem {
+    /// A list has another length than its siblings or the manifest's item count.
+    #[error("`{list}` has {found} entries, expected {expected}")]
+    Length {
+        /// Which list.
+        list: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+    /// A field the runtime needs is not among the CRM's fields.
+    #[error("no feature field `{name}`")]
+    MissingField {
+        /// Its name.
+        name: &'static str,
+    },
+    /// An item's value is not in its field's dictionary.
+    #[error("item row {row}: `{value}` is not a value of field `{field}`")]
+    UnknownValue {
+        /// The item row.
+        row: usize,
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+    },
+    /// The fields' offsets, sizes or count contradict the CRM config.
+    #[error("feature layout: {what}")]
+    Layout {
+        /// What contradicts what.
+        what: &'static str,
+    },
+    /// An item id is given twice or is not a number.
+    #[error("item id `{id}` at row {row} is duplicated or not a number")]
+    ItemId {
+        /// The row.
+        row: usize,
+        /// The id as written.
+        id: String,
+    },
+    /// `items.safetensors` does not hold `item_ids` U32 `[n]` and `embeddings` F32
+    /// `[n, dim]` for the rows of `items.json`.
+    #[error("items.safetensors: `{name}` is {dtype} {shape:?}")]
+    EmbeddingLayout {
+        /// The tensor.
+        name: &'static str,
+        /// Its dtype (empty when absent).
+        dtype: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// The embedding rows cannot back a retriever (non-finite, duplicate ids).
+    #[error("items.safetensors: {0}")]
+    EmbeddingTable(crate::prompt::EmbeddingTableError),
+    /// The unknown dataset name has no prompt wording.
+    #[error("no prompt wording for dataset `{dataset}`")]
+    Dataset {
+        /// The name.
+        dataset: String,
+    },
 }

@@ -4,6 +4,7 @@
 //! - [`files`]: the manifest's file table (size, sha256) and checked memory maps;
 //! - [`manifest`]: `manifest.json`, version-checked first;
 //! - [`llm_file`]: the LLM's block-quantized weights, validated and viewed in place;
+//! - [`side_files`]: the typed `features.json` and `items.json`;
 //! - [`open`]: [`Bundle::open`], every check before the first score.
 
 mod error;
@@ -11,13 +12,15 @@ pub mod files;
 pub mod llm_file;
 pub mod manifest;
 pub mod open;
+pub mod side_files;
 pub mod tensor_file;
 #[cfg(test)]
 mod tests;
 
-pub use error::{BundleError, LlmFileError, TensorFileError};
+pub use error::{BundleError, CatalogProblem, LlmFileError, TensorFileError};
 pub use files::{FileDigest, MappedFile, map_checked};
 pub use llm_file::{LlmFile, LlmTensor, llm_tensors, serialize_llm};
 pub use manifest::{BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, PromptSpec};
 pub use open::{Bundle, BundleOptions};
+pub use side_files::{FeatureField, FeaturesFile, ItemsFile};
 pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};

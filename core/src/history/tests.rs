@@ -10,28 +10,15 @@ use super::*;
 use crate::rng::SplitMix64;
 
 /// A temporary folder removed on drop.
-struct TempDir(PathBuf);
+struct TempDir(crate::testkit::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("reclora-history-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("temp dir");
-        Self(path)
+        Self(crate::testkit::TempDir::new(&format!("history-{name}")))
     }
 
     fn file(&self) -> PathBuf {
         self.0.join("history.bin")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

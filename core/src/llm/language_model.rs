@@ -7,11 +7,13 @@ use burn::tensor::Device;
 use crate::gguf::{GgufError, GgufFile};
 use crate::tokenizer::{GgufVocab, PromptTemplate, TextTokenizer};
 
+use super::config::LlamaConfig;
 use super::error::LlmError;
 use super::gguf_source::GgufWeights;
 use super::hf_source::{SafetensorsWeights, read_hf_config};
 use super::model::LlamaModel;
 use super::scoring::YesNoScore;
+use super::weights::WeightSource;
 
 /// The LLM and its tokenizer, ready to score prompts.
 #[derive(Debug)]
@@ -103,6 +105,24 @@ impl LanguageModel {
         let tokenizer = TextTokenizer::from_gguf_vocab(&gguf_vocab(weights.file())?)?;
         let model = config.init_from(&weights, device)?;
         Ok(Self { model, tokenizer })
+    }
+
+    /// The weights (read on demand), config and tokenizer of a `.gguf` file or Hugging
+    /// Face folder, without building a model: what an exporter streams from.
+    pub fn open_source(
+        path: &Path,
+    ) -> Result<(Box<dyn WeightSource>, LlamaConfig, TextTokenizer), LlmError> {
+        if model_format(path)? == ModelFormat::HfFolder {
+            let config = read_hf_config(path)?;
+            let weights = SafetensorsWeights::open(path)?;
+            let tokenizer = TextTokenizer::from_file(path.join("tokenizer.json"))?;
+            return Ok((Box::new(weights), config, tokenizer));
+        }
+        let file = GgufFile::open(path)?;
+        let weights = GgufWeights::new(file, path.display().to_string())?;
+        let config = weights.config()?;
+        let tokenizer = TextTokenizer::from_gguf_vocab(&gguf_vocab(weights.file())?)?;
+        Ok((Box::new(weights), config, tokenizer))
     }
 
     /// Only the tokenizer of a `.gguf` file or Hugging Face folder: no weight is read.

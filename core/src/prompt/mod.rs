@@ -7,14 +7,17 @@
 //! - [`rella`]: the template (profile sentence, rated history, target, question).
 //! - [`python_repr`]: Python's `repr` of strings and lists, which the template embeds.
 //! - [`retriever`]: last-K or retrieved history selection.
+//! - [`semantic`]: LSMR's cosine retriever over item embeddings.
 
 mod python_repr;
 mod rella;
 mod retriever;
+mod semantic;
 
 pub use python_repr::{python_list_repr, python_str_repr};
 pub use rella::{Domain, Gender, ItemTitles, Profile, PromptInput, RatingStyle, RellaTemplate};
 pub use retriever::{HistoryEvent, HistoryRetriever, HistorySelection, select_history};
+pub use semantic::{EmbeddingTableError, SemanticRetriever};
 
 /// Why a prompt could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

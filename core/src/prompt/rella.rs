@@ -137,6 +137,17 @@ impl RellaTemplate {
         rating_style: RatingStyle::Stars,
     };
 
+    /// The wording of a dataset by its prepared name (`ml-1m`, `ml-100k`, `ml-25m`,
+    /// `goodreads`).
+    pub fn for_dataset(name: &str) -> Option<Self> {
+        match name {
+            "ml-1m" | "ml-100k" => Some(Self::MOVIELENS),
+            "ml-25m" => Some(Self::MOVIELENS_HALF_STARS),
+            "goodreads" => Some(Self::BOOKS),
+            _ => None,
+        }
+    }
+
     /// The prompt text, parts joined by `\n`.
     pub fn render(&self, input: &PromptInput) -> String {
         let Domain {

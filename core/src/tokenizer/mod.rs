@@ -10,6 +10,7 @@
 //! Golden ids: `tests/fixtures/tokenizer_golden.json`, made by
 //! `scripts/oracle/make_tokenizer_fixture.py`.
 
+mod byte_vocab;
 mod chat;
 mod error;
 mod gguf_bpe;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 use tokenizers::Tokenizer;
 
+pub use byte_vocab::{BYTE_LEVEL_VOCAB, byte_level_tokenizer};
 pub use chat::PromptTemplate;
 pub use error::TokenizerError;
 pub use gguf_bpe::{

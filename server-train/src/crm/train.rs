@@ -13,13 +13,13 @@ use reclora_core::crm::{Din, DinConfig, seed_host_dropout};
 use reclora_core::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
-use super::batch::to_din_input;
 use super::checkpoint::{RunFiles, TrainState};
 use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
 use crate::metrics;
 use crate::schedule::LrSchedule;
 use crate::scores::{ScoreLog, ScoredRow};
+use reclora_core::crm::to_din_input;
 
 /// Hyper-parameters of a CRM run.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,32 +6,11 @@
 //! target item at column `item_field`. Histories are the last `history_len` earlier
 //! interactions in time order, right-padded with id 0 and mask 0.
 
+pub use reclora_core::crm::DinBatch;
+
 use super::DataError;
 use super::prepared::PreparedDataset;
 use super::samples::Split;
-
-/// Model inputs for a batch of samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DinBatch {
-    /// Samples in the batch.
-    pub batch: usize,
-    /// Columns of `field_ids`.
-    pub num_fields: usize,
-    /// Column of the target item id in `field_ids`.
-    pub item_field: usize,
-    /// Columns of the history arrays.
-    pub history_len: usize,
-    /// `[batch, num_fields]` global feature ids of the user's and the target item's fields.
-    pub field_ids: Vec<i64>,
-    /// `[batch, history_len]` item-id feature ids, right-padded with 0.
-    pub history_item_ids: Vec<i64>,
-    /// `[batch, history_len]` rating embedding rows (`num_features + rating - 1`), padded with 0.
-    pub history_rating_ids: Vec<i64>,
-    /// `[batch, history_len]` 1.0 for a real event, 0.0 for padding.
-    pub history_mask: Vec<f32>,
-    /// `[batch]` 1.0 positive, 0.0 negative.
-    pub labels: Vec<f32>,
-}
 
 impl PreparedDataset {
     /// The batch of samples `indices` of `split`.

@@ -2,21 +2,21 @@
 //! file safetensors or JSON and listed in `manifest.json` with its sha256.
 
 mod error;
+mod side_files;
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use reclora_core::LanguageModel;
 use reclora_core::bundle::manifest::file;
 use reclora_core::bundle::{
     BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FileDigest, PromptSpec, serialize_llm,
     serialize_module,
 };
-use reclora_core::gguf::GgufFile;
-use reclora_core::llm::{GgufWeights, gguf_vocab};
 use reclora_core::quant::WeightQuant;
-use reclora_core::tokenizer::TextTokenizer;
 
 pub use error::ExportError;
+pub use side_files::{bundle_features, bundle_items};
 
 use crate::atomic_dir::write_dir_atomically;
 use crate::finetune::encode::PromptEncoder;
@@ -92,36 +92,25 @@ pub fn export_bundle(
         .ok_or(FinetuneError::AdapterConfig { mode, trains: true })?;
 
     let device = Device::flex();
-    let gguf = GgufFile::open(&config.model).map_err(reclora_core::LlmError::from)?;
-    let weights = GgufWeights::new(gguf, config.model.display().to_string())?;
-    let llm_config = weights.config()?;
-    let vocab = gguf_vocab(weights.file()).map_err(reclora_core::LlmError::from)?;
-    let tokenizer = TextTokenizer::from_gguf_vocab(&vocab).map_err(reclora_core::LlmError::from)?;
+    let (weights, llm_config, tokenizer) = LanguageModel::open_source(&config.model)?;
     let encoder = PromptEncoder::new(&tokenizer, config.template)?;
     let answers = encoder.answers();
     let crm = FrozenCrm::load(&crm_dir, &device)?;
     let plora = plora_config.load(&llm_config, &folder.adapter(), &device)?;
-
-    let item_table: serde_json::Value = read_any_json(&items_dir.join("items.json"))?;
-    let data_items: serde_json::Value = read_any_json(&config.data.join("items.json"))?;
-    let features: serde_json::Value = read_any_json(&config.data.join("features.json"))?;
-    let meta: serde_json::Value = read_any_json(&config.data.join("meta.json"))?;
-    let item_count = item_table
-        .get("item_count")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0) as usize;
-    let dataset = meta
-        .get("dataset")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("ml-1m")
-        .to_owned();
+    let features = bundle_features(&config.data)?;
+    let items = bundle_items(&config.data, &items_dir)?;
+    let item_count = items.ids.len();
+    let dataset = features.dataset.clone();
 
     write_dir_atomically(out, file::MANIFEST, |dir| {
         let write = |name: &str, bytes: &[u8]| {
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(|source| ExportError::Io { path, source })
         };
-        write(file::LLM, &serialize_llm(&weights, &llm_config, quant)?)?;
+        write(
+            file::LLM,
+            &serialize_llm(weights.as_ref(), &llm_config, quant)?,
+        )?;
         write(file::CRM, &serialize_module(crm.din())?)?;
         write(file::PLORA, &serialize_module(&plora)?)?;
         let tokenizer_json = tokenizer
@@ -134,10 +123,8 @@ pub fn export_bundle(
             path: items_source.clone(),
             source,
         })?;
-        let items_json = serde_json::json!({ "table": item_table, "catalog": data_items });
-        write(file::ITEMS_JSON, items_json.to_string().as_bytes())?;
-        let features_json = serde_json::json!({ "meta": meta, "features": features });
-        write(file::FEATURES, features_json.to_string().as_bytes())?;
+        write(file::ITEMS_JSON, &to_json_bytes(&items))?;
+        write(file::FEATURES, &to_json_bytes(&features))?;
 
         let mut files = std::collections::BTreeMap::new();
         for name in file::ALL {
@@ -168,15 +155,9 @@ pub fn export_bundle(
     })
 }
 
-fn read_any_json(path: &Path) -> Result<serde_json::Value, ExportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| ExportError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Plain data with string keys: serialization cannot fail.
+fn to_json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub mod retriever;
 pub mod step;
 pub mod subset;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod train;
 
 pub use command::{EvalArgs, FinetuneArgs, run_eval, run_finetune};

@@ -7,7 +7,7 @@ use reclora_core::prompt::HistoryRetriever;
 use super::error::FinetuneError;
 use crate::data::DatasetName;
 use crate::lsmr::table::{INFO_FILE, TABLE_FILE};
-use crate::lsmr::{ItemEmbeddings, SemanticRetriever};
+use crate::lsmr::{ItemEmbeddings, semantic_retriever};
 
 /// Checks that `dir` holds an item table's files (before anything slow is loaded).
 pub fn check_item_table(dir: &Path) -> Result<(), FinetuneError> {
@@ -35,5 +35,5 @@ pub fn open_retriever(
             data: dataset.as_str(),
         });
     }
-    Ok(Box::new(SemanticRetriever::new(&table)?))
+    Ok(Box::new(semantic_retriever(&table)?))
 }

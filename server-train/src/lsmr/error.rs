@@ -154,3 +154,22 @@ impl LsmrError {
         }
     }
 }
+
+impl From<reclora_core::prompt::EmbeddingTableError> for LsmrError {
+    fn from(error: reclora_core::prompt::EmbeddingTableError) -> Self {
+        use reclora_core::prompt::EmbeddingTableError as E;
+        match error {
+            E::NonFinite { what } => Self::NonFinite { what },
+            E::Width {
+                what,
+                expected,
+                found,
+            } => Self::Width {
+                what,
+                expected,
+                found,
+            },
+            E::DuplicateItem { item } => Self::DuplicateItem { item },
+        }
+    }
+}

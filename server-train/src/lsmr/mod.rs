@@ -26,5 +26,5 @@ pub use error::{LsmrError, TableProblem};
 pub use item_prompt::{ItemText, ItemTokens};
 pub use long_history::{RETRIEVED_HISTORY_LEN, retrieved_din_batch, retrieved_history};
 pub use pca::Pca;
-pub use retriever::SemanticRetriever;
+pub use retriever::{SemanticRetriever, semantic_retriever};
 pub use table::{ItemEmbeddings, ItemTableInfo};

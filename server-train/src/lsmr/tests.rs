@@ -11,7 +11,7 @@ use reclora_core::{LanguageModel, LlamaConfig};
 
 use super::item_prompt::{item_id_range, item_texts, item_tokens, rendered_item_prompt};
 use super::pooling::pool_batch;
-use super::{EmbedItemsConfig, ItemEmbeddings, SemanticRetriever, embed_items, nearest_by_title};
+use super::{EmbedItemsConfig, ItemEmbeddings, embed_items, nearest_by_title, semantic_retriever};
 use crate::data::{DatasetName, PreparedDataset, prepare};
 
 const ML1M_TINY: [(&str, &[u8]); 3] = [
@@ -154,7 +154,7 @@ fn lsmr_embed_items_end_to_end_on_the_tiny_fixture() {
     assert!(ratios.windows(2).all(|w| w[0] >= w[1]));
     assert!(info.explained_variance_ratio_total <= 1.0 + 1e-9);
 
-    let retriever = SemanticRetriever::new(&table).expect("retriever");
+    let retriever = semantic_retriever(&table).expect("retriever");
     let neighbours = nearest_by_title(&data, &retriever, "toy story", 2).expect("found");
     assert_eq!(neighbours.title, "Toy Story (1995)");
     assert_eq!(neighbours.nearest.len(), 2);

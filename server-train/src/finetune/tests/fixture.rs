@@ -11,7 +11,7 @@ use reclora_core::crm::DinConfig;
 use reclora_core::llm::{LlamaConfig, LlamaModel, SeededWeights};
 use reclora_core::plora::ProjectionKind;
 use reclora_core::prompt::{HistoryEvent, HistoryRetriever};
-use reclora_core::tokenizer::{GgufVocab, TOKEN_TYPE_CONTROL, TOKEN_TYPE_NORMAL, TextTokenizer};
+use reclora_core::tokenizer::TextTokenizer;
 
 use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::finetune::config::{FinetuneConfig, FinetuneMode};
@@ -96,53 +96,12 @@ pub fn synthetic_dataset_sized(root: &TempDir, ratings_per_user: usize) -> Prepa
     PreparedDataset::open(&out).expect("opens")
 }
 
-/// GPT-2's byte → printable character map.
-fn byte_chars() -> Vec<char> {
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
-    let mut extra = 0;
-    (0u32..256)
-        .map(|b| {
-            if printable(b) {
-                char::from_u32(b).expect("char")
-            } else {
-                extra += 1;
-                char::from_u32(255 + extra).expect("char")
-            }
-        })
-        .collect()
-}
-
-/// Control tokens 0–2 (`<|endoftext|>`, `<|im_start|>`, `<|im_end|>` = EOS), the 256
-/// bytes at 3..259, then "Ye", "Yes", "No" (so both answers are single tokens): 262 ids.
+/// Core's 262-token byte-level tokenizer (ChatML markers, "Yes", "No" single tokens).
 pub fn byte_tokenizer() -> TextTokenizer {
-    let mut tokens: Vec<(String, i32)> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-        .iter()
-        .map(|t| ((*t).to_owned(), TOKEN_TYPE_CONTROL))
-        .collect();
-    tokens.extend(
-        byte_chars()
-            .into_iter()
-            .map(|c| (c.to_string(), TOKEN_TYPE_NORMAL)),
-    );
-    for word in ["Ye", "Yes", "No"] {
-        tokens.push((word.to_owned(), TOKEN_TYPE_NORMAL));
-    }
-    let vocab = GgufVocab {
-        model: "gpt2".to_owned(),
-        pre: None,
-        tokens: tokens.iter().map(|(t, _)| t.clone()).collect(),
-        merges: ["Y e", "Ye s", "N o"].map(str::to_owned).to_vec(),
-        token_types: tokens.iter().map(|(_, k)| *k).collect(),
-        bos_token_id: Some(1),
-        eos_token_id: Some(2),
-        unknown_token_id: None,
-        padding_token_id: Some(2),
-        add_bos_token: Some(false),
-    };
-    TextTokenizer::from_gguf_vocab(&vocab).expect("tokenizer")
+    reclora_core::tokenizer::byte_level_tokenizer().expect("tokenizer")
 }
 
-pub const VOCAB: usize = 262;
+pub const VOCAB: usize = reclora_core::tokenizer::BYTE_LEVEL_VOCAB;
 
 /// 2 layers, d 16, 2 query heads over 1 KV head, the byte vocabulary.
 pub fn tiny_llama_config() -> LlamaConfig {

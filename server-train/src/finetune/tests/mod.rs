@@ -4,7 +4,7 @@
 mod end_to_end;
 mod errors;
 mod eval;
-mod fixture;
+pub(crate) mod fixture;
 mod loss;
 mod prompts;
 mod train;

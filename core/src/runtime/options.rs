@@ -1,0 +1,92 @@
+//! How a [`super::Recommender`] runs.
+
+use crate::history::HistoryOptions;
+use crate::quant::QuantKernel;
+
+use super::error::RuntimeError;
+
+/// Where the models run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// burn-flex on the CPU, in a pool of `threads` threads.
+    Cpu {
+        /// Worker threads for the matmuls.
+        threads: usize,
+    },
+    /// The GPU through wgpu (Vulkan, Metal); falls back to the CPU, with the reason
+    /// logged and kept, when this build or machine has no adapter.
+    Wgpu,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self::Cpu {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+/// Where the gates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GateMode {
+    /// The paper's: R_c of each (user, candidate) pair, so each candidate has its own
+    /// LoRA mixture and its own retrieved short history.
+    #[default]
+    PerSample,
+    /// Target-free: one user representation gates every candidate, the prompt shows the
+    /// last K interactions, and the shared prompt prefix is run once and cached; each
+    /// candidate runs only its own suffix tokens.
+    PerUser,
+}
+
+/// Options of [`super::Recommender::open`].
+#[derive(Debug, Clone)]
+pub struct RecommenderOptions {
+    /// Backend.
+    pub backend: Backend,
+    /// Gate mode.
+    pub gate_mode: GateMode,
+    /// Prompts per LLM forward.
+    pub batch_size: usize,
+    /// Most candidates one `score` / `rank` call accepts.
+    pub max_candidates: usize,
+    /// Hash every bundle file at open.
+    pub verify_checksums: bool,
+    /// Kernel of the quantized projections (CPU).
+    pub kernel: QuantKernel,
+    /// The history store's options.
+    pub history: HistoryOptions,
+}
+
+impl Default for RecommenderOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::default(),
+            gate_mode: GateMode::default(),
+            batch_size: 8,
+            max_candidates: 1000,
+            verify_checksums: false,
+            kernel: QuantKernel::default(),
+            history: HistoryOptions::default(),
+        }
+    }
+}
+
+impl RecommenderOptions {
+    /// Rejects zero sizes.
+    pub fn validate(&self) -> Result<(), RuntimeError> {
+        let sizes = [
+            ("batch_size", self.batch_size),
+            ("max_candidates", self.max_candidates),
+        ];
+        for (option, value) in sizes {
+            if value == 0 {
+                return Err(RuntimeError::ZeroOption { option });
+            }
+        }
+        if let Backend::Cpu { threads: 0 } = self.backend {
+            return Err(RuntimeError::ZeroOption { option: "threads" });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,415 @@
+//! [`Recommender`]: a bundle, the user's local history store and a backend, scoring
+//! candidates on the phone.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use burn::tensor::Tensor;
+
+use crate::bundle::manifest::file;
+use crate::bundle::{Bundle, BundleError, BundleManifest, BundleOptions, CatalogProblem};
+use crate::bundle::{FeaturesFile, ItemsFile};
+use crate::crm::{DinBatch, to_din_input};
+use crate::history::{HistoryStore, StoredEvent, UserProfile};
+use crate::llm::{LlamaModel, ProjectionAdapter, YesNoScore};
+use crate::plora::LoraContext;
+use crate::prompt::{
+    HistoryEvent, HistorySelection, PromptInput, RellaTemplate, SemanticRetriever,
+};
+use crate::tokenizer::{PromptTemplate, TextTokenizer};
+
+use super::backend::ResolvedBackend;
+use super::catalog::{ItemCatalog, item_retriever};
+use super::error::RuntimeError;
+use super::options::{GateMode, RecommenderOptions};
+use super::profile::ProfileSchema;
+use super::user::{UserContext, UserSnapshot};
+
+/// One ranked candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredItem {
+    /// The raw item id.
+    pub item_id: u32,
+    /// P(yes).
+    pub score: f32,
+}
+
+/// The on-device recommender. `score` and `rank` take `&self` and may run from several
+/// threads at once; the history store is behind a lock held only to copy or append.
+#[derive(Debug)]
+pub struct Recommender {
+    pub(super) bundle: Bundle,
+    pub(super) llm: LlamaModel,
+    pub(super) tokenizer: TextTokenizer,
+    pub(super) chat: PromptTemplate,
+    pub(super) rella: RellaTemplate,
+    pub(super) catalog: ItemCatalog,
+    pub(super) schema: ProfileSchema,
+    pub(super) retriever: SemanticRetriever,
+    pub(super) features: FeaturesFile,
+    history: Option<Mutex<HistoryStore>>,
+    pub(super) backend: ResolvedBackend,
+    pub(super) options: RecommenderOptions,
+}
+
+impl Recommender {
+    /// Opens the bundle in `bundle_dir` on the backend of `options` (validating the
+    /// manifest, every file's size, optionally its sha256, and every shape) and the
+    /// user's history store at `history_path` (created if absent, torn tail cut).
+    pub fn open(
+        bundle_dir: &Path,
+        history_path: &Path,
+        options: RecommenderOptions,
+    ) -> Result<Self, RuntimeError> {
+        let mut recommender = Self::open_bundle(bundle_dir, options)?;
+        let store = HistoryStore::open(history_path, recommender.options.history)?;
+        recommender.history = Some(Mutex::new(store));
+        Ok(recommender)
+    }
+
+    /// Opens only the bundle: scoring then takes explicit [`UserSnapshot`]s
+    /// ([`Self::score_user`]); the store methods return [`RuntimeError::NoStore`].
+    pub fn open_bundle(
+        bundle_dir: &Path,
+        options: RecommenderOptions,
+    ) -> Result<Self, RuntimeError> {
+        options.validate()?;
+        let backend = ResolvedBackend::resolve(options.backend)?;
+        let bundle_options = BundleOptions {
+            verify_checksums: options.verify_checksums,
+        };
+        let bundle = backend.run(|| Bundle::open(bundle_dir, &backend.device, bundle_options))?;
+        let manifest = bundle.manifest().clone();
+        let [tokenizer_bytes, items_bytes, items_json, features_json] = bundle.side_files();
+        let path = |name: &str| bundle_dir.join(name);
+        let features: FeaturesFile = parse_json(features_json, &path(file::FEATURES))?;
+        let items: ItemsFile = parse_json(items_json, &path(file::ITEMS_JSON))?;
+        check_features(&features, &manifest, &path(file::FEATURES))?;
+        let catalog = ItemCatalog::new(
+            &items,
+            &features,
+            manifest.item_count,
+            &path(file::ITEMS_JSON),
+        )?;
+        let schema = ProfileSchema::new(&features, &path(file::FEATURES))?;
+        let retriever = item_retriever(items_bytes, &catalog, &path(file::ITEMS))?;
+        let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_bytes).map_err(|e| {
+            crate::tokenizer::TokenizerError::LoadFile {
+                path: path(file::TOKENIZER),
+                message: e.to_string(),
+            }
+        })?;
+        let tokenizer = TextTokenizer::from_tokenizer(tokenizer)
+            .with_special_token_ids(None, Some(manifest.prompt.pad_id))?;
+        let chat: PromptTemplate = manifest.prompt.template.parse()?;
+        let rella = RellaTemplate::for_dataset(&manifest.prompt.dataset).ok_or_else(|| {
+            BundleError::Catalog {
+                path: path(file::MANIFEST),
+                problem: CatalogProblem::Dataset {
+                    dataset: manifest.prompt.dataset.clone(),
+                },
+            }
+        })?;
+        let llm = backend.run(|| build_llm(&bundle, &backend, options.kernel))?;
+        Ok(Self {
+            llm,
+            tokenizer,
+            chat,
+            rella,
+            catalog,
+            schema,
+            retriever,
+            features,
+            history: None,
+            backend,
+            options,
+            bundle,
+        })
+    }
+
+    /// The bundle's manifest.
+    pub fn manifest(&self) -> &BundleManifest {
+        self.bundle.manifest()
+    }
+
+    /// The backend in use (and why the GPU was not, if it was asked for).
+    pub fn backend(&self) -> &ResolvedBackend {
+        &self.backend
+    }
+
+    /// The CRM's dictionaries (profile field names and values, item fields).
+    pub fn features(&self) -> &FeaturesFile {
+        &self.features
+    }
+
+    /// The profile fields the CRM reads, in order.
+    pub fn profile_fields(&self) -> Vec<String> {
+        self.schema.field_names().map(str::to_owned).collect()
+    }
+
+    /// Appends one interaction to the local history (durable per the fsync policy).
+    pub fn record(&self, event: StoredEvent) -> Result<(), RuntimeError> {
+        self.with_store(|store| Ok(store.append(event)?))
+    }
+
+    /// Replaces the stored profile.
+    pub fn set_profile(&self, profile: UserProfile) -> Result<(), RuntimeError> {
+        self.with_store(|store| Ok(store.set_profile(profile)?))
+    }
+
+    /// A copy of the stored profile and events.
+    pub fn snapshot(&self) -> Result<UserSnapshot, RuntimeError> {
+        self.with_store(|store| {
+            Ok(UserSnapshot {
+                profile: store.profile().cloned().unwrap_or_default(),
+                events: store.events().copied().collect(),
+            })
+        })
+    }
+
+    fn with_store<T>(
+        &self,
+        work: impl FnOnce(&mut HistoryStore) -> Result<T, RuntimeError>,
+    ) -> Result<T, RuntimeError> {
+        let store = self.history.as_ref().ok_or(RuntimeError::NoStore)?;
+        let mut guard = store.lock().map_err(|_| RuntimeError::Poisoned)?;
+        work(&mut guard)
+    }
+
+    /// P(yes) of each candidate (raw item ids) for the stored user, in input order.
+    pub fn score(&self, candidates: &[u32]) -> Result<Vec<f32>, RuntimeError> {
+        let snapshot = self.snapshot()?;
+        self.score_user(&snapshot, candidates)
+    }
+
+    /// The `top_k` best candidates for the stored user, best first (ties in input order).
+    pub fn rank(&self, candidates: &[u32], top_k: usize) -> Result<Vec<ScoredItem>, RuntimeError> {
+        let scores = self.score(candidates)?;
+        let mut ranked: Vec<ScoredItem> = candidates
+            .iter()
+            .zip(scores)
+            .map(|(&item_id, score)| ScoredItem { item_id, score })
+            .collect();
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        ranked.truncate(top_k);
+        Ok(ranked)
+    }
+
+    /// P(yes) of each candidate for an explicit user, in input order.
+    pub fn score_user(
+        &self,
+        user: &UserSnapshot,
+        candidates: &[u32],
+    ) -> Result<Vec<f32>, RuntimeError> {
+        if candidates.len() > self.options.max_candidates {
+            return Err(RuntimeError::TooManyCandidates {
+                requested: candidates.len(),
+                limit: self.options.max_candidates,
+            });
+        }
+        let rows = candidates
+            .iter()
+            .map(|&item_id| {
+                self.catalog
+                    .row(item_id)
+                    .ok_or(RuntimeError::UnknownCandidate { item_id })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let user = UserContext::new(
+            user,
+            &self.schema,
+            &self.catalog,
+            self.features.rating_levels,
+        )?;
+        self.backend.run(|| match self.options.gate_mode {
+            GateMode::PerUser if !user.history.is_empty() => self.score_per_user(&user, &rows),
+            // With no history there is no user representation: each candidate is gated
+            // by its own R_c.
+            _ => self.score_per_sample(&user, &rows),
+        })
+    }
+
+    /// The paper's pipeline, per candidate: R_c → gates, retrieved short history →
+    /// prompt, then batched LLM forwards with the mixed LoRA.
+    fn score_per_sample(
+        &self,
+        user: &UserContext,
+        rows: &[usize],
+    ) -> Result<Vec<f32>, RuntimeError> {
+        let k = self.manifest().prompt.history_k;
+        let texts = rows
+            .iter()
+            .map(|&row| {
+                let prompt = self.rella.build(
+                    user.profile.clone(),
+                    &user.history,
+                    self.catalog.item_feature(row),
+                    HistorySelection::Retrieved { k },
+                    Some(&self.retriever),
+                    &self.catalog,
+                )?;
+                Ok(self.chat.render(&prompt))
+            })
+            .collect::<Result<Vec<_>, RuntimeError>>()?;
+        let prompts = self.tokenizer.encode_batch(&texts)?;
+        // Similar lengths together, so a batch pads little.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| (prompts[i].len(), i));
+        let mut scores = vec![0.0; rows.len()];
+        for chunk in order.chunks(self.options.batch_size) {
+            let chunk_rows: Vec<usize> = chunk.iter().map(|&i| rows[i]).collect();
+            let r_c = self.representations(user, &chunk_rows, &user.history)?;
+            let context = self.adapter(&r_c, chunk.len())?;
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].clone()).collect();
+            let logits = self.llm.last_position_logits_adapted(
+                &ids,
+                &self.manifest().prompt.answer_ids,
+                self.manifest().prompt.pad_id,
+                Some(&context as &dyn ProjectionAdapter),
+            )?;
+            for ((&i, ids), logits) in chunk.iter().zip(&ids).zip(logits) {
+                scores[i] = YesNoScore::from_logits(logits[0], logits[1], ids.len()).p_yes;
+            }
+        }
+        Ok(scores)
+    }
+
+    /// R_c of the user against target rows `rows`, each with `history` as its past.
+    ///
+    /// # Shapes
+    /// - returns `[rows.len(), representation_dim]`
+    pub(super) fn representations(
+        &self,
+        user: &UserContext,
+        rows: &[usize],
+        history: &[HistoryEvent],
+    ) -> Result<Tensor<2>, RuntimeError> {
+        let batch = self.din_batch(user, rows.iter().map(|&row| (row, history)));
+        Ok(self
+            .bundle
+            .crm()
+            .forward_representation(&to_din_input(&batch, &self.backend.device)))
+    }
+
+    /// DIN's input for (target row, its past) pairs: the user's fields and the target's,
+    /// and the last `history_len` events of the past, right-padded.
+    pub(super) fn din_batch<'h>(
+        &self,
+        user: &UserContext,
+        samples: impl ExactSizeIterator<Item = (usize, &'h [HistoryEvent])>,
+    ) -> DinBatch {
+        let spec = &self.manifest().crm;
+        let (batch, history_len) = (samples.len(), spec.history_len);
+        let num_fields = spec.din.num_fields;
+        let rating_base = i64::from(self.features.num_features) - 1;
+        let mut out = DinBatch {
+            batch,
+            num_fields,
+            item_field: spec.din.item_field,
+            history_len,
+            field_ids: Vec::with_capacity(batch * num_fields),
+            history_item_ids: vec![0; batch * history_len],
+            history_rating_ids: vec![0; batch * history_len],
+            history_mask: vec![0.0; batch * history_len],
+            labels: vec![0.0; batch],
+        };
+        for (sample, (row, past)) in samples.enumerate() {
+            out.field_ids
+                .extend(user.field_ids.iter().map(|&id| i64::from(id)));
+            out.field_ids.extend(
+                self.catalog
+                    .item_field_ids(row)
+                    .iter()
+                    .map(|&id| i64::from(id)),
+            );
+            let shown = &past[past.len().saturating_sub(history_len)..];
+            let base = sample * history_len;
+            for (j, event) in shown.iter().enumerate() {
+                out.history_item_ids[base + j] = i64::from(event.item);
+                out.history_rating_ids[base + j] = rating_base + i64::from(event.rating);
+                out.history_mask[base + j] = 1.0;
+            }
+        }
+        out
+    }
+
+    /// The adapter of a batch: gates from R_c when the PLoRA is gated, else its static
+    /// mixture.
+    pub(super) fn adapter(
+        &self,
+        r_c: &Tensor<2>,
+        batch: usize,
+    ) -> Result<LoraContext<'_>, RuntimeError> {
+        let plora = self.bundle.plora();
+        let gates = if plora.config.is_gated() {
+            plora.gates(r_c)?
+        } else {
+            plora.static_gates(batch, &self.backend.device)?
+        };
+        Ok(LoraContext::new(plora, gates)?)
+    }
+
+    /// The prompt of `input` wrapped in the chat template.
+    pub(super) fn render(&self, input: &PromptInput) -> String {
+        self.chat.render(&self.rella.render(input))
+    }
+}
+
+/// The LLM of the bundle on the backend's device.
+fn build_llm(
+    bundle: &Bundle,
+    backend: &ResolvedBackend,
+    _kernel: crate::quant::QuantKernel,
+) -> Result<LlamaModel, RuntimeError> {
+    let llm_file = bundle.llm_file()?;
+    Ok(bundle
+        .manifest()
+        .llm
+        .init_from(&llm_file, &backend.device)?)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, BundleError> {
+    serde_json::from_slice(bytes).map_err(|source| BundleError::SideFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The dictionaries must be the ones DIN was trained with: same columns, same rows.
+fn check_features(
+    features: &FeaturesFile,
+    manifest: &BundleManifest,
+    path: &Path,
+) -> Result<(), BundleError> {
+    let din = &manifest.crm.din;
+    let layout = |what| BundleError::Catalog {
+        path: path.to_path_buf(),
+        problem: CatalogProblem::Layout { what },
+    };
+    if features.fields.len() != din.num_fields || features.user_fields != din.item_field {
+        return Err(layout("field count or item column differs from the CRM's"));
+    }
+    let rows = features.num_features as usize + usize::from(features.rating_levels);
+    if rows != din.embedding_rows {
+        return Err(layout(
+            "features plus rating codes differ from the CRM's embedding rows",
+        ));
+    }
+    let mut next = 0u32;
+    for field in &features.fields {
+        let texts_fit = field.texts.is_empty() || field.texts.len() == field.values.len();
+        if field.offset != next || !texts_fit {
+            return Err(layout(
+                "field offsets must be consecutive and texts one per value",
+            ));
+        }
+        next += field.values.len() as u32;
+    }
+    if next != features.num_features {
+        return Err(layout("field sizes do not add up to num_features"));
+    }
+    Ok(())
+}

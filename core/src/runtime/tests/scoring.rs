@@ -1,0 +1,215 @@
+//! Scores from the bundle against the reference pipeline.
+
+use burn::tensor::Device;
+
+use super::fixture::{Sources, write_bundle};
+use super::reference::{Reference, TestUser, user_a, user_b};
+use crate::history::{Feedback, FsyncPolicy, HistoryOptions, StoredEvent};
+use crate::quant::WeightQuant;
+use crate::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
+use crate::testkit::TempDir;
+
+const CANDIDATES: [u32; 6] = [5, 34, 233, 1, 89, 21];
+
+fn options(backend: Backend, gate_mode: GateMode) -> RecommenderOptions {
+    RecommenderOptions {
+        backend,
+        gate_mode,
+        batch_size: 4, // 6 candidates: one full batch and one padded
+        ..RecommenderOptions::default()
+    }
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn expected(reference: &Reference, sources: &Sources, user: &TestUser, per_user: bool) -> Vec<f32> {
+    CANDIDATES
+        .iter()
+        .map(|&c| {
+            if per_user {
+                reference.per_user(sources, user, c)
+            } else {
+                reference.per_sample(sources, user, c)
+            }
+        })
+        .collect()
+}
+
+/// One body, every backend: an f32 bundle reproduces the reference in both gate modes.
+fn bundle_matches_reference(backend: Backend, tolerance: f32) {
+    let dir = TempDir::new("runtime-f32");
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    write_bundle(dir.path(), &sources, WeightQuant::F32);
+    let reference = Reference::new(&cpu);
+    for (mode, per_user) in [(GateMode::PerSample, false), (GateMode::PerUser, true)] {
+        let recommender =
+            Recommender::open_bundle(dir.path(), options(backend, mode)).expect("opens");
+        if backend == Backend::Wgpu {
+            assert_eq!(recommender.backend().fallback, None, "no wgpu adapter");
+        }
+        for user in [user_a(), user_b()] {
+            let want = expected(&reference, &sources, &user, per_user);
+            let got = recommender
+                .score_user(&user.snapshot, &CANDIDATES)
+                .expect("scores");
+            let diff = max_diff(&got, &want);
+            eprintln!("{backend:?} {mode:?}: max |Δ| {diff:.2e} over {want:?}");
+            assert!(diff <= tolerance, "{mode:?}: {got:?} vs {want:?}");
+            // The adapter and the history matter: scores are not all equal.
+            assert!(want.iter().any(|&p| (p - want[0]).abs() > 1e-4), "{want:?}");
+        }
+    }
+}
+
+#[test]
+fn cpu_bundle_matches_the_training_time_pipeline() {
+    bundle_matches_reference(Backend::Cpu { threads: 2 }, 2e-5);
+}
+
+/// lavapipe (software Vulkan) in CI; f32 kernels in another summation order.
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_bundle_matches_the_training_time_pipeline() {
+    bundle_matches_reference(Backend::Wgpu, 1e-3);
+}
+
+/// Quantized LLM matrices stay within the acceptance bound of the f32 pipeline.
+#[test]
+fn quantized_bundles_stay_within_the_parity_bound() {
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    let reference = Reference::new(&cpu);
+    let user = user_a();
+    let want = expected(&reference, &sources, &user, false);
+    for (quant, bound) in [
+        (WeightQuant::F16, 1e-3),
+        (WeightQuant::Q8, 0.02),
+        (WeightQuant::Q4, 0.05),
+    ] {
+        let dir = TempDir::new("runtime-quant");
+        write_bundle(dir.path(), &sources, quant);
+        let recommender = Recommender::open_bundle(
+            dir.path(),
+            options(Backend::Cpu { threads: 2 }, GateMode::PerSample),
+        )
+        .expect("opens");
+        let got = recommender
+            .score_user(&user.snapshot, &CANDIDATES)
+            .expect("scores");
+        let diff = max_diff(&got, &want);
+        eprintln!("{quant:?}: max |Δ| {diff:.2e}");
+        assert!(diff <= bound, "{quant:?}: {diff}");
+        assert!(
+            diff > 0.0 || quant == WeightQuant::F16,
+            "{quant:?} changed nothing"
+        );
+    }
+}
+
+/// Events go through the store (unknown item kept there, skipped by the models), and
+/// `rank` orders `score`'s values.
+#[test]
+fn store_backed_scoring_and_ranking() {
+    let dir = TempDir::new("runtime-store");
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    write_bundle(&dir.join("bundle"), &sources, WeightQuant::F32);
+    let user = user_a();
+    let history = HistoryOptions {
+        fsync: FsyncPolicy::Never,
+        ..HistoryOptions::default()
+    };
+    let open = || {
+        Recommender::open(
+            &dir.join("bundle"),
+            &dir.join("history.bin"),
+            RecommenderOptions {
+                history,
+                ..options(Backend::Cpu { threads: 2 }, GateMode::PerSample)
+            },
+        )
+        .expect("opens")
+    };
+    let recommender = open();
+    recommender
+        .set_profile(user.snapshot.profile.clone())
+        .expect("profile");
+    for event in &user.snapshot.events {
+        recommender.record(*event).expect("append");
+    }
+    let direct = recommender
+        .score_user(&user.snapshot, &CANDIDATES)
+        .expect("direct");
+    assert_eq!(recommender.score(&CANDIDATES).expect("stored"), direct);
+    drop(recommender);
+    // Reopened from disk: the unknown item 999 is still stored.
+    let recommender = open();
+    let stored = recommender.snapshot().expect("snapshot");
+    assert!(stored.events.iter().any(|e| e.item_id == 999));
+    assert_eq!(recommender.score(&CANDIDATES).expect("reopened"), direct);
+    let ranked = recommender.rank(&CANDIDATES, 3).expect("rank");
+    let mut sorted = direct.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let top: Vec<f32> = ranked.iter().map(|s| s.score).collect();
+    assert_eq!(top, sorted[..3]);
+    for item in &ranked {
+        let at = CANDIDATES
+            .iter()
+            .position(|&c| c == item.item_id)
+            .expect("candidate");
+        assert_eq!(direct[at], item.score);
+    }
+    // A like counts as 5 stars: recording one changes the scores.
+    recommender
+        .record(StoredEvent {
+            item_id: 34,
+            feedback: Feedback::Like,
+            timestamp: 500,
+        })
+        .expect("like");
+    assert_ne!(recommender.score(&CANDIDATES).expect("after like"), direct);
+}
+
+/// 8 threads scoring at once give exactly the serial results.
+#[test]
+fn eight_threads_score_like_serial_calls() {
+    let dir = TempDir::new("runtime-threads");
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    write_bundle(dir.path(), &sources, WeightQuant::Q8);
+    let recommender = Recommender::open_bundle(
+        dir.path(),
+        options(Backend::Cpu { threads: 2 }, GateMode::PerSample),
+    )
+    .expect("opens");
+    let users = [user_a(), user_b()];
+    let serial: Vec<Vec<f32>> = users
+        .iter()
+        .map(|u| {
+            recommender
+                .score_user(&u.snapshot, &CANDIDATES)
+                .expect("serial")
+        })
+        .collect();
+    let parallel: Vec<Vec<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (recommender, user) = (&recommender, &users[t % 2]);
+                scope.spawn(move || recommender.score_user(&user.snapshot, &CANDIDATES))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("scores"))
+            .collect()
+    });
+    for (t, scores) in parallel.iter().enumerate() {
+        assert_eq!(scores, &serial[t % 2], "thread {t}");
+    }
+}

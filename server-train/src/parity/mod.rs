@@ -1,0 +1,251 @@
+//! `reclora-train parity`: scores test samples through the on-device runtime from a bundle
+//! and compares them with the server's scores of the same run (`scores.csv`), the
+//! acceptance check that a bundle reproduces the training-time model.
+
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use reclora_core::bundle::FeaturesFile;
+use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
+use serde::Serialize;
+
+pub use snapshot::user_snapshot;
+
+use crate::data::{DataError, PreparedDataset, Split};
+use crate::finetune::FinetuneError;
+use crate::finetune::files::RunFolder;
+use crate::metrics::{self, MetricError};
+use crate::scores::{ScoresError, read_scores};
+
+/// Why a parity run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParityError {
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The run could not be read.
+    #[error(transparent)]
+    Run(#[from] FinetuneError),
+    /// The reference scores could not be read.
+    #[error(transparent)]
+    Scores(#[from] ScoresError),
+    /// AUC could not be computed.
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    /// The run's `scores.csv` lacks a row the comparison needs.
+    #[error("{path} has no score for test row {row}; evaluate the run first")]
+    MissingReference {
+        /// The score file.
+        path: PathBuf,
+        /// The row.
+        row: usize,
+    },
+    /// A user id outside the dataset.
+    #[error("user {user} has no features")]
+    UnknownUser {
+        /// Local user id.
+        user: u32,
+    },
+    /// A feature id outside its field's dictionary.
+    #[error("feature id {id} is not a value of field `{field}`")]
+    FeatureId {
+        /// The field.
+        field: String,
+        /// The id.
+        id: u32,
+    },
+    /// An item whose raw id is not a number (the phone's store keys items by u32).
+    #[error("item feature {item} has no numeric raw id")]
+    ItemId {
+        /// The item feature id.
+        item: u32,
+    },
+    /// `--test-rows 0`.
+    #[error("--test-rows must be at least 1")]
+    NoRows,
+}
+
+/// Options of `parity`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ParityArgs {
+    /// The finished, evaluated reclora run the bundle was exported from.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The bundle folder.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Compare the first this many test rows.
+    #[arg(long, default_value_t = 500)]
+    pub test_rows: usize,
+    /// Run on wgpu (falls back to the CPU when there is no adapter).
+    #[arg(long)]
+    pub wgpu: bool,
+    /// CPU threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Gate per (user, candidate) or per user with a cached prompt prefix.
+    #[arg(long, value_enum, default_value = "per-sample")]
+    pub gate_mode: GateModeArg,
+    /// Write the report here as JSON too.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `--gate-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateModeArg {
+    /// The paper's per-sample gates.
+    PerSample,
+    /// One gate per user, shared prompt prefix.
+    PerUser,
+}
+
+/// What `parity` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParityReport {
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// Its quant scheme.
+    pub quant: String,
+    /// The backend that ran (and why not the GPU, if asked for).
+    pub backend: String,
+    /// Gate mode.
+    pub gate_mode: String,
+    /// Rows compared.
+    pub rows: usize,
+    /// max |P_bundle − P_server|.
+    pub max_abs_diff: f64,
+    /// mean |P_bundle − P_server|.
+    pub mean_abs_diff: f64,
+    /// AUC of the server's scores on these rows.
+    pub auc_server: f64,
+    /// AUC of the bundle's scores.
+    pub auc_bundle: f64,
+    /// `auc_bundle − auc_server`.
+    pub auc_diff: f64,
+    /// Opening the bundle.
+    pub open_seconds: f64,
+    /// From the start of open to the first score returned.
+    pub first_score_seconds: f64,
+    /// Mean seconds per scored row after the first.
+    pub seconds_per_row: f64,
+}
+
+/// `reclora-train parity`.
+pub fn run_parity(args: ParityArgs) -> Result<(), crate::error::CliError> {
+    let report = parity(&args)?;
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Some(out) = &args.out {
+        std::fs::write(out, &json).map_err(|e| crate::error::CliError::io(out, e))?;
+    }
+    println!("{json}");
+    Ok(())
+}
+
+/// Scores the first `args.test_rows` test rows from the bundle and compares.
+pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
+    if args.test_rows == 0 {
+        return Err(ParityError::NoRows);
+    }
+    let folder = RunFolder::new(&args.run);
+    let config = folder.read_config()?;
+    let data = PreparedDataset::open(&config.data)?;
+    let rows = args.test_rows.min(data.split_len(Split::Test));
+    let scores_path = folder.scores();
+    let reference = read_scores(&scores_path)?;
+    let mut server = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let scored = reference.iter().find(|s| s.row == row).ok_or_else(|| {
+            ParityError::MissingReference {
+                path: scores_path.clone(),
+                row,
+            }
+        })?;
+        server.push(*scored);
+    }
+    let options = RecommenderOptions {
+        backend: if args.wgpu {
+            Backend::Wgpu
+        } else {
+            Backend::Cpu {
+                threads: args.threads,
+            }
+        },
+        gate_mode: match args.gate_mode {
+            GateModeArg::PerSample => GateMode::PerSample,
+            GateModeArg::PerUser => GateMode::PerUser,
+        },
+        ..RecommenderOptions::default()
+    };
+    let started = Instant::now();
+    let recommender = Recommender::open_bundle(&args.bundle, options)?;
+    let open_seconds = started.elapsed().as_secs_f64();
+    let features: FeaturesFile = recommender.features().clone();
+    let mut bundle_scores = Vec::with_capacity(rows);
+    let mut first_score_seconds = 0.0;
+    let scoring = Instant::now();
+    for row in 0..rows {
+        let (user, target) = user_snapshot(&data, &features, Split::Test, row)?;
+        let score = recommender.score_user(&user, &[target])?;
+        bundle_scores.push(score[0]);
+        if row == 0 {
+            first_score_seconds = started.elapsed().as_secs_f64();
+        }
+    }
+    let rest = scoring.elapsed().as_secs_f64() - (first_score_seconds - open_seconds);
+    report(
+        args,
+        &recommender,
+        &server,
+        &bundle_scores,
+        open_seconds,
+        first_score_seconds,
+        rest,
+    )
+}
+
+fn report(
+    args: &ParityArgs,
+    recommender: &Recommender,
+    server: &[crate::scores::ScoredRow],
+    bundle_scores: &[f32],
+    open_seconds: f64,
+    first_score_seconds: f64,
+    rest_seconds: f64,
+) -> Result<ParityReport, ParityError> {
+    let labels: Vec<bool> = server.iter().map(|s| s.label).collect();
+    let server_scores: Vec<f32> = server.iter().map(|s| s.p_yes).collect();
+    let diffs: Vec<f64> = server_scores
+        .iter()
+        .zip(bundle_scores)
+        .map(|(&a, &b)| f64::from((a - b).abs()))
+        .collect();
+    let auc_server = metrics::auc(&labels, &server_scores)?;
+    let auc_bundle = metrics::auc(&labels, bundle_scores)?;
+    let backend = recommender.backend();
+    Ok(ParityReport {
+        bundle: args.bundle.clone(),
+        quant: format!("{:?}", recommender.manifest().quant).to_lowercase(),
+        backend: match &backend.fallback {
+            Some(reason) => format!("{:?} (fallback: {reason})", backend.kind),
+            None => format!("{:?}", backend.kind),
+        },
+        gate_mode: format!("{:?}", args.gate_mode),
+        rows: diffs.len(),
+        max_abs_diff: diffs.iter().copied().fold(0.0, f64::max),
+        mean_abs_diff: diffs.iter().sum::<f64>() / diffs.len().max(1) as f64,
+        auc_server,
+        auc_bundle,
+        auc_diff: auc_bundle - auc_server,
+        open_seconds,
+        first_score_seconds,
+        seconds_per_row: rest_seconds / (diffs.len().saturating_sub(1)).max(1) as f64,
+    })
+}
