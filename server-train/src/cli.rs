@@ -46,6 +46,8 @@ enum Command {
     /// Score test rows through the on-device runtime from a bundle and compare them with
     /// the run's server scores (max |Δ|, AUC difference, time to first score).
     Parity(crate::parity::ParityArgs),
+    /// Time one test user's slate through a bundle, per-sample against per-user gates.
+    ScoreLatency(crate::parity::LatencyArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -276,6 +278,7 @@ impl Cli {
             Command::Prompts(args) => run_prompts(args),
             Command::Export(args) => crate::export::run_export(args),
             Command::Parity(args) => crate::parity::run_parity(args),
+            Command::ScoreLatency(args) => crate::parity::run_latency(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }

@@ -1,7 +1,9 @@
 //! `reclora-train parity`: scores test samples through the on-device runtime from a bundle
 //! and compares them with the server's scores of the same run (`scores.csv`), the
-//! acceptance check that a bundle reproduces the training-time model.
+//! acceptance check that a bundle reproduces the training-time model; and
+//! `reclora-train score-latency`, per-sample against per-user gates on one slate.
 
+mod latency;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -13,6 +15,7 @@ use reclora_core::bundle::FeaturesFile;
 use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
 use serde::Serialize;
 
+pub use latency::{LatencyArgs, run_latency};
 pub use snapshot::user_snapshot;
 
 use crate::data::{DataError, PreparedDataset, Split};
