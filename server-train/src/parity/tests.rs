@@ -199,30 +199,28 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
     for (quant, bound) in [(WeightQuant::F32, 2e-5), (WeightQuant::Q8, 0.02)] {
         let bundle = root.join(&format!("bundle-{quant:?}"));
         export_bundle(&run, quant, &bundle).expect("exports");
-        for gate_mode in [GateModeArg::PerSample] {
-            let report = parity(&ParityArgs {
-                run: run.clone(),
-                bundle: bundle.clone(),
-                test_rows: 1_000,
-                wgpu: false,
-                threads: 2,
-                gate_mode,
-                out: None,
-            })
-            .expect("parity");
-            eprintln!(
-                "parity {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
-                report.rows, report.max_abs_diff, report.auc_server, report.auc_bundle
-            );
-            assert_eq!(report.rows, rows);
-            assert!(
-                report.max_abs_diff <= bound,
-                "{quant:?}: {}",
-                report.max_abs_diff
-            );
-            if quant == WeightQuant::F32 {
-                assert_eq!(report.auc_diff, 0.0);
-            }
+        let report = parity(&ParityArgs {
+            run: run.clone(),
+            bundle: bundle.clone(),
+            test_rows: 1_000,
+            wgpu: false,
+            threads: 2,
+            gate_mode: GateModeArg::PerSample,
+            out: None,
+        })
+        .expect("parity");
+        eprintln!(
+            "parity {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
+            report.rows, report.max_abs_diff, report.auc_server, report.auc_bundle
+        );
+        assert_eq!(report.rows, rows);
+        assert!(
+            report.max_abs_diff <= bound,
+            "{quant:?}: {}",
+            report.max_abs_diff
+        );
+        if quant == WeightQuant::F32 {
+            assert_eq!(report.auc_diff, 0.0);
         }
     }
 }

@@ -199,7 +199,7 @@ impl Reference {
         let logits = self
             .llm
             .last_position_logits_adapted(
-                &[ids.clone()],
+                std::slice::from_ref(&ids),
                 &[yes, no],
                 2,
                 Some(&context as &dyn ProjectionAdapter),
