@@ -78,6 +78,11 @@ pub enum QuantError {
     #[error("bias of {found} values for {expected} output features")]
     BiasLength { expected: usize, found: usize },
 
+    /// A view handed to [`SharedMatrix::within`](super::SharedMatrix::within) does not lie
+    /// inside the shared bytes.
+    #[error("a {len}-byte matrix view does not lie inside the {shared_len} shared bytes")]
+    NotWithin { len: usize, shared_len: usize },
+
     /// Reading the input tensor back to the host failed.
     #[error("reading the input tensor to the host failed: {0}")]
     Readback(#[from] TensorReadError),

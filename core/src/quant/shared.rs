@@ -60,6 +60,40 @@ impl SharedMatrix {
         })
     }
 
+    /// The matrix `view` shows, which must lie inside `bytes` (a view parsed from the same
+    /// map). `view` was validated when it was made, so nothing is scanned again: this is
+    /// O(1). A view elsewhere is a [`QuantError::NotWithin`].
+    pub fn within(bytes: SharedBytes, view: &QuantizedMatrix<'_>) -> Result<Self, QuantError> {
+        let all = (*bytes).as_ref();
+        let inner = view.as_bytes();
+        let outer_start = all.as_ptr() as usize;
+        let inner_start = inner.as_ptr() as usize;
+        let start = inner_start.wrapping_sub(outer_start);
+        if inner_start < outer_start || start + inner.len() > all.len() {
+            return Err(QuantError::NotWithin {
+                len: inner.len(),
+                shared_len: all.len(),
+            });
+        }
+        Ok(Self {
+            range: start..start + inner.len(),
+            quant: view.quant(),
+            rows: view.rows(),
+            cols: view.cols(),
+            bytes,
+        })
+    }
+
+    /// Output features.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input features.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
     /// The borrowed view kernels take.
     pub fn view(&self) -> QuantizedMatrix<'_> {
         let slice = &(*self.bytes).as_ref()[self.range.clone()];

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use half::f16;
 
 use crate::quant::{
-    QK, QuantError, QuantizedMatrix, QuantizedMatrixBuf, SharedMatrix, WeightQuant,
+    QK, QuantError, QuantizedMatrix, QuantizedMatrixBuf, SharedBytes, SharedMatrix, WeightQuant,
     matmul_transposed, matmul_transposed_int8,
 };
 
@@ -104,6 +104,17 @@ fn layout_errors_are_typed() {
     assert!(matches!(
         err,
         Err(QuantError::ByteLength { expected: 68, .. })
+    ));
+
+    // A view of other bytes cannot be shared as part of these.
+    let elsewhere = QuantizedMatrix::from_bytes(WeightQuant::Q8, 2, QK, &bytes[..68]).unwrap();
+    let unrelated: SharedBytes = Arc::new(vec![0u8; 400]);
+    assert!(matches!(
+        SharedMatrix::within(unrelated, &elsewhere),
+        Err(QuantError::NotWithin {
+            len: 68,
+            shared_len: 400
+        })
     ));
 
     // Float formats have no blocks: any width, but their own alignment.

@@ -150,8 +150,13 @@ fn product_reads_weights_in_place_from_an_mmap() {
         "not a copy"
     );
     let view = QuantizedMatrix::from_bytes(WeightQuant::Q4, rows, cols, &map[range]).unwrap();
+    // A view parsed from the map, shared without a copy: the same range as `new` found.
+    let within = SharedMatrix::within(map.clone(), &view).unwrap();
+    assert_eq!(within.view().as_bytes().as_ptr(), map[4..].as_ptr());
+    assert_eq!((within.rows(), within.cols()), (rows, cols));
 
     let expected = matmul_transposed(&x, &owned.view()).unwrap();
     assert_eq!(matmul_transposed(&x, &shared.view()).unwrap(), expected);
     assert_eq!(matmul_transposed(&x, &view).unwrap(), expected);
+    assert_eq!(matmul_transposed(&x, &within.view()).unwrap(), expected);
 }
