@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::BundleError;
+use crate::quant::SharedBytes;
 
 /// Size and content hash of one bundle file, as the manifest records them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,17 +58,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A read-only memory map of one bundle file.
+/// A read-only memory map of one bundle file, shareable with the matrices viewing it.
 #[derive(Debug)]
 pub struct MappedFile {
     path: PathBuf,
-    map: Mmap,
+    map: Arc<Mmap>,
 }
 
 impl MappedFile {
     /// The mapped bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.map
+    }
+
+    /// The map as shared bytes: a model's quantized matrices hold it, so it stays mapped
+    /// as long as any of them lives, even after the bundle is dropped.
+    pub fn shared_bytes(&self) -> SharedBytes {
+        self.map.clone()
     }
 
     /// Where it was mapped from.
@@ -119,5 +127,8 @@ pub fn map_checked(
             });
         }
     }
-    Ok(MappedFile { path, map })
+    Ok(MappedFile {
+        path,
+        map: Arc::new(map),
+    })
 }
