@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use burn::nn::Linear;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::config::LlamaConfig;
 use super::error::LlmError;
+use super::projection::Projection;
 
 /// One of the seven dense projections of a decoder block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,12 +94,12 @@ pub trait ProjectionAdapter {
     fn check_fits(&self, config: &LlamaConfig, batch: usize) -> Result<(), LlmError>;
 }
 
-/// `linear(x)`, plus the adapter's correction when there is one.
+/// `projection(x)` (dense or quantized), plus the adapter's correction when there is one.
 ///
 /// # Shapes
 /// - `x`: `[batch, seq, d_in]`; returns `[batch, seq, d_out]`
 pub(crate) fn adapted_projection(
-    linear: &Linear,
+    projection: &Projection,
     x: Tensor<3>,
     adapter: Option<&dyn ProjectionAdapter>,
     layer: usize,
@@ -107,9 +107,9 @@ pub(crate) fn adapted_projection(
 ) -> Tensor<3> {
     let Some(adapter) = adapter else {
         // Exactly the pre-adapter code path, so unadapted outputs stay bit-identical.
-        return linear.forward(x);
+        return projection.forward(x);
     };
-    let base = linear.forward(x.clone());
+    let base = projection.forward(x.clone());
     match adapter.delta(layer, kind, x) {
         Some(delta) => base + delta,
         None => base,

@@ -1,26 +1,26 @@
 //! Grouped-query self-attention with RoPE.
 
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
 use super::kv_cache::KvCache;
+use super::projection::Projection;
 use super::rope::RotaryEmbedding;
 
 /// Multi-head attention whose keys/values have fewer heads than its queries (GQA).
 #[derive(Module, Debug)]
 pub struct SelfAttention {
     /// Query projection, `[d, heads·head_dim]`.
-    pub q_proj: Linear,
+    pub q_proj: Projection,
     /// Key projection, `[d, kv_heads·head_dim]`.
-    pub k_proj: Linear,
+    pub k_proj: Projection,
     /// Value projection, `[d, kv_heads·head_dim]`.
-    pub v_proj: Linear,
+    pub v_proj: Projection,
     /// Output projection, `[heads·head_dim, d]`.
-    pub o_proj: Linear,
+    pub o_proj: Projection,
     /// Query heads.
     pub num_heads: usize,
     /// Key/value heads.
@@ -47,7 +47,7 @@ impl SelfAttention {
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
-        let project = |linear, x, kind| adapted_projection(linear, x, adapter, layer, kind);
+        let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
         let offset = cache.as_ref().map_or(0, |c| c.len());
         let split_heads = |t: Tensor<3>, heads: usize| {
             t.reshape([batch, seq, heads, self.head_dim])

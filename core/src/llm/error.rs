@@ -91,6 +91,15 @@ pub enum LlmError {
         /// What is wrong with it.
         source: Box<crate::bundle::LlmFileError>,
     },
+    /// A quantized weight does not make a projection (a bias of the wrong length).
+    #[error("weight `{name}`: {source}")]
+    Quant {
+        /// Hugging Face name.
+        name: String,
+        /// What the quantized projection rejected (boxed: a `QuantError` can hold a
+        /// backend read error, and this variant is rare).
+        source: Box<crate::quant::QuantError>,
+    },
     /// A per-sample adapter does not fit the model or the batch.
     #[error("adapter does not fit: {reason}")]
     AdapterMismatch {

@@ -1,21 +1,21 @@
 //! SwiGLU feed-forward block.
 
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
+use super::projection::Projection;
 
 /// down(silu(gate(x)) ⊙ up(x)).
 #[derive(Module, Debug)]
 pub struct SwiGluMlp {
     /// `[d, intermediate]`.
-    pub gate_proj: Linear,
+    pub gate_proj: Projection,
     /// `[d, intermediate]`.
-    pub up_proj: Linear,
+    pub up_proj: Projection,
     /// `[intermediate, d]`.
-    pub down_proj: Linear,
+    pub down_proj: Projection,
 }
 
 impl SwiGluMlp {
@@ -29,7 +29,7 @@ impl SwiGluMlp {
         layer: usize,
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
-        let project = |linear, x, kind| adapted_projection(linear, x, adapter, layer, kind);
+        let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
         let gate = silu(project(&self.gate_proj, x.clone(), ProjectionKind::Gate));
         let up = project(&self.up_proj, x, ProjectionKind::Up);
         project(&self.down_proj, gate * up, ProjectionKind::Down)

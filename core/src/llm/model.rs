@@ -1,32 +1,31 @@
 //! The Llama-family decoder: embeddings, blocks, final norm and output projection.
+//! Built by [`LlamaConfig::init_from`] (dense) or [`LlamaConfig::init_in_place`]
+//! (quantized, CPU) in `build.rs`.
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::adapter::ProjectionAdapter;
-use super::attention::SelfAttention;
 use super::block::DecoderBlock;
 use super::config::LlamaConfig;
 use super::error::LlmError;
 use super::kv_cache::KvCache;
-use super::linear::linear_from_torch_layout;
 use super::mask::AttentionMask;
-use super::mlp::SwiGluMlp;
 use super::norm::RmsNorm;
 use super::rope::RotaryEmbedding;
-use super::weights::WeightSource;
+use super::vocab_matrix::VocabMatrix;
 
 /// A decoder-only transformer in the Llama family (Llama, SmolLM2, Qwen2).
 #[derive(Module, Debug)]
 pub struct LlamaModel {
     /// Token embeddings, `[vocab, d]`.
-    pub embed_tokens: Param<Tensor<2>>,
+    pub embed_tokens: VocabMatrix,
     /// Decoder blocks.
     pub layers: Vec<DecoderBlock>,
     /// Final RMSNorm.
     pub norm: RmsNorm,
     /// Untied output projection, `[vocab, d]` (one row per token); `None` when tied.
-    pub lm_head: Option<Param<Tensor<2>>>,
+    pub lm_head: Option<VocabMatrix>,
     /// Sizes.
     #[module(skip)]
     pub config: LlamaConfig,
@@ -35,100 +34,16 @@ pub struct LlamaModel {
     pub rope: RotaryEmbedding,
 }
 
-impl LlamaConfig {
-    /// Builds the model from any weight source, checking every shape.
-    pub fn init_from(
-        &self,
-        source: &dyn WeightSource,
-        device: &Device,
-    ) -> Result<LlamaModel, LlmError> {
-        self.validate()?;
-        let d = self.hidden_size;
-        let tensor1 = |values: Vec<f32>, len: usize| {
-            Param::from_tensor(Tensor::<1>::from_data(
-                TensorData::new(values, [len]),
-                device,
-            ))
-        };
-        let tensor2 = |values: Vec<f32>, shape: [usize; 2]| {
-            Param::from_tensor(Tensor::<2>::from_data(
-                TensorData::new(values, shape),
-                device,
-            ))
-        };
-        let norm = |name: &str| -> Result<RmsNorm, LlmError> {
-            Ok(RmsNorm {
-                weight: tensor1(source.require(name, &[d])?, d),
-                eps: self.rms_norm_eps,
-            })
-        };
-        let linear = |name: &str, out: usize, inp: usize, bias: bool| {
-            let weight = source.require(&format!("{name}.weight"), &[out, inp])?;
-            let bias = if bias {
-                Some(source.require(&format!("{name}.bias"), &[out])?)
-            } else {
-                None
-            };
-            Ok::<_, LlmError>(linear_from_torch_layout(&weight, out, inp, bias, device))
-        };
-
-        let embed = source.require("model.embed_tokens.weight", &[self.vocab_size, d])?;
-        let mut layers = Vec::with_capacity(self.num_layers);
-        for i in 0..self.num_layers {
-            let p = format!("model.layers.{i}");
-            let bias = self.attention_bias;
-            let attention = SelfAttention {
-                q_proj: linear(&format!("{p}.self_attn.q_proj"), self.q_dim(), d, bias)?,
-                k_proj: linear(&format!("{p}.self_attn.k_proj"), self.kv_dim(), d, bias)?,
-                v_proj: linear(&format!("{p}.self_attn.v_proj"), self.kv_dim(), d, bias)?,
-                o_proj: linear(&format!("{p}.self_attn.o_proj"), d, self.q_dim(), false)?,
-                num_heads: self.num_heads,
-                num_kv_heads: self.num_kv_heads,
-                head_dim: self.head_dim,
-            };
-            let ff = self.intermediate_size;
-            let mlp = SwiGluMlp {
-                gate_proj: linear(&format!("{p}.mlp.gate_proj"), ff, d, false)?,
-                up_proj: linear(&format!("{p}.mlp.up_proj"), ff, d, false)?,
-                down_proj: linear(&format!("{p}.mlp.down_proj"), d, ff, false)?,
-            };
-            layers.push(DecoderBlock {
-                input_norm: norm(&format!("{p}.input_layernorm.weight"))?,
-                attention,
-                post_attention_norm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
-                mlp,
-            });
-        }
-        // A checkpoint that ships lm_head is used as such even if the config says tied.
-        let lm_head = source
-            .optional("lm_head.weight", &[self.vocab_size, d])?
-            .map(|w| tensor2(w, [self.vocab_size, d]));
-        if lm_head.is_none() && !self.tie_word_embeddings {
-            return Err(LlmError::MissingWeight {
-                name: "lm_head.weight".into(),
-                source_name: source.source_name(),
-            });
-        }
-        Ok(LlamaModel {
-            embed_tokens: tensor2(embed, [self.vocab_size, d]),
-            layers,
-            norm: norm("model.norm.weight")?,
-            lm_head,
-            config: self.clone(),
-            rope: RotaryEmbedding::new(
-                self.head_dim,
-                self.rope_theta,
-                self.max_position_embeddings,
-                device,
-            ),
-        })
-    }
-}
-
 impl LlamaModel {
-    /// The device the weights live on.
+    /// The device the model computes on (where its norms live; quantized matrices stay
+    /// on the host and return their outputs there).
     pub fn device(&self) -> Device {
-        self.embed_tokens.val().device()
+        self.norm.weight.val().device()
+    }
+
+    /// Whether the matrices stay quantized ([`LlamaConfig::init_in_place`]).
+    pub fn is_quantized(&self) -> bool {
+        self.embed_tokens.is_quantized()
     }
 
     /// Runs the blocks and returns hidden states *before* the final norm.
@@ -151,11 +66,7 @@ impl LlamaModel {
         let [batch, seq] = tokens.dims();
         let d = self.config.hidden_size;
         let flat = tokens.reshape([batch * seq]);
-        let mut x = self
-            .embed_tokens
-            .val()
-            .select(0, flat)
-            .reshape([batch, seq, d]);
+        let mut x = self.embed_tokens.rows(flat).reshape([batch, seq, d]);
         // Built once: every layer shares the same mask.
         let mask = mask.to_tensor(self.config.num_heads, &x.device());
         for (index, layer) in self.layers.iter().enumerate() {
@@ -167,12 +78,9 @@ impl LlamaModel {
         x
     }
 
-    /// Output-projection rows, `[vocab, d]`.
-    fn output_rows(&self) -> Tensor<2> {
-        match &self.lm_head {
-            Some(head) => head.val(),
-            None => self.embed_tokens.val(),
-        }
+    /// Output-projection rows, `[vocab, d]`: the head, or the embeddings when tied.
+    fn output_rows(&self) -> &VocabMatrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
     }
 
     /// Logits over the whole vocabulary for already-normalized hidden states.
@@ -180,7 +88,7 @@ impl LlamaModel {
     /// # Shapes
     /// - `normed`: `[n, d]`; returns `[n, vocab]`
     pub fn full_logits(&self, normed: Tensor<2>) -> Tensor<2> {
-        normed.matmul(self.output_rows().transpose())
+        self.output_rows().logits(normed)
     }
 
     /// Logits of just `token_ids`, computing only those rows of the output projection.
@@ -193,8 +101,7 @@ impl LlamaModel {
         token_ids: &[u32],
     ) -> Result<Tensor<2>, LlmError> {
         let ids = self.token_tensor(token_ids)?;
-        let rows = self.output_rows().select(0, ids);
-        Ok(normed.matmul(rows.transpose()))
+        Ok(self.output_rows().logits_of(normed, ids))
     }
 
     /// Hidden states at one position per row, after the final norm.
