@@ -82,6 +82,24 @@ impl BackendKind {
     }
 }
 
+/// Whether `device` is the plain CPU device: burn-flex without autodiff. Host-side
+/// kernels (the quantized matmul of `crate::quant`) cost only memcpys of activations there;
+/// a GPU would pay a device round trip per call, and an autodiff device would lose the
+/// gradient through them. ndarray is a CPU backend too but deprecated and off by default,
+/// so it answers false and gets the dense path.
+pub fn is_plain_cpu(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        // Device equality compares the hardware and ignores autodiff, hence both checks.
+        *device == Device::flex() && !device.is_autodiff()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -119,6 +137,16 @@ mod tests {
             "tpu".parse::<BackendKind>(),
             Err(UnknownBackend("tpu".to_string()))
         );
+    }
+
+    #[test]
+    fn only_plain_flex_counts_as_the_cpu() {
+        assert!(is_plain_cpu(&Device::flex()));
+        assert!(!is_plain_cpu(&Device::flex().autodiff()));
+        #[cfg(feature = "wgpu")]
+        assert!(!is_plain_cpu(&Device::wgpu(
+            burn::tensor::DeviceKind::DefaultDevice
+        )));
     }
 
     #[test]

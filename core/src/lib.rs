@@ -28,6 +28,6 @@ pub mod runtime;
 pub(crate) mod testkit;
 pub mod tokenizer;
 
-pub use device::{BackendKind, BackendUnavailable};
+pub use device::{BackendKind, BackendUnavailable, is_plain_cpu};
 pub use llm::{LanguageModel, LlamaConfig, LlamaModel, LlmError, YesNoScore};
 pub use plora::{LoraContext, Plora, PloraConfig, PloraError};
