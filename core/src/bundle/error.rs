@@ -151,6 +151,13 @@ pub enum BundleError {
         /// What does not fit.
         source: TensorFileError,
     },
+    /// The LLM could not be built from `llm.safetensors` (opening validated the file, so
+    /// this is a weight the model asks for in another form than the file holds).
+    #[error("building the LLM from llm.safetensors: {source}")]
+    Model {
+        /// What the model builder rejected (boxed: `LlmError` is large and rare here).
+        source: Box<crate::llm::LlmError>,
+    },
 }
 
 impl BundleError {

@@ -172,6 +172,11 @@ impl<'a> LlmFile<'a> {
         Ok(file)
     }
 
+    /// Whether the model has a weight `name` (the file holds exactly those).
+    pub fn contains(&self, name: &str) -> bool {
+        self.shapes.contains_key(name)
+    }
+
     /// The quantized matrix `name` of shape `[rows, cols]`, viewed in place.
     pub fn matrix(
         &self,

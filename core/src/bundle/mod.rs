@@ -5,14 +5,18 @@
 //! - [`manifest`]: `manifest.json`, version-checked first;
 //! - [`llm_file`]: the LLM's block-quantized weights, validated and viewed in place;
 //! - [`side_files`]: the typed `features.json` and `items.json`;
+//! - [`shared_llm`]: those weights shared with a model that runs on them in place;
 //! - [`open`]: [`Bundle::open`], every check before the first score.
 
 mod error;
 pub mod files;
 pub mod llm_file;
 pub mod manifest;
+#[cfg(test)]
+mod model_tests;
 pub mod open;
 pub mod side_files;
+pub mod shared_llm;
 pub mod tensor_file;
 #[cfg(test)]
 mod tests;
@@ -23,4 +27,5 @@ pub use llm_file::{LlmFile, LlmTensor, llm_tensors, serialize_llm};
 pub use manifest::{BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, PromptSpec};
 pub use open::{Bundle, BundleOptions};
 pub use side_files::{FeatureField, FeaturesFile, ItemsFile};
+pub use shared_llm::SharedLlmFile;
 pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};

@@ -9,9 +9,13 @@ use super::error::BundleError;
 use super::files::{MappedFile, map_checked};
 use super::llm_file::LlmFile;
 use super::manifest::{BundleManifest, file};
+use super::shared_llm::SharedLlmFile;
 use super::tensor_file::load_module;
 use crate::crm::Din;
+use crate::device::is_plain_cpu;
+use crate::llm::LlamaModel;
 use crate::plora::Plora;
+use crate::quant::{QuantKernel, WeightQuant};
 
 /// How much to check at open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +95,35 @@ impl Bundle {
             &self.manifest.llm,
             self.manifest.quant,
         )?)
+    }
+
+    /// The LLM, built to run on `device`.
+    ///
+    /// On the plain CPU device ([`is_plain_cpu`]) with q8, q4 or f16 weights, its matrices
+    /// stay quantized in the map, multiplied by `kernel` and looked up row by row: nothing
+    /// is dequantized into RAM, and the model keeps the map alive after the bundle is
+    /// dropped. Otherwise every matrix is dequantized into an f32 tensor on `device`
+    /// (`kernel` unused): the quantized projections copy activations to the host and back
+    /// per call, memcpys on the CPU but device round trips on a GPU, where burn's matmul
+    /// on dense weights is the tool; an autodiff device needs burn ops to carry gradients;
+    /// and f32 weights gain nothing in place (same bytes, and burn's f32 GEMM is faster
+    /// than the decode kernel).
+    pub fn llm_model(
+        &self,
+        device: &Device,
+        kernel: QuantKernel,
+    ) -> Result<LlamaModel, BundleError> {
+        let file = self.llm_file()?;
+        let config = &self.manifest.llm;
+        let model = if is_plain_cpu(device) && self.manifest.quant != WeightQuant::F32 {
+            let shared = SharedLlmFile::new(file, self.llm.shared_bytes());
+            config.init_in_place(&shared, kernel, device)
+        } else {
+            config.init_from(&file, device)
+        };
+        model.map_err(|source| BundleError::Model {
+            source: Box::new(source),
+        })
     }
 
     /// The DIN.

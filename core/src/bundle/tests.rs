@@ -264,7 +264,7 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
 }
 
 /// 2 layers, d 32 (one quant block), 2 query heads over 1 KV head, vocab 40.
-fn block_llama() -> crate::llm::LlamaConfig {
+pub(super) fn block_llama() -> crate::llm::LlamaConfig {
     crate::llm::LlamaConfig {
         vocab_size: 40,
         hidden_size: 32,
@@ -397,9 +397,18 @@ fn llm_file_defects_are_typed() {
 
 /// A complete bundle of tiny models in `dir`; returns its manifest.
 fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
+    write_bundle(dir, block_llama(), crate::quant::WeightQuant::Q8)
+}
+
+/// A complete bundle in `dir` around a seeded LLM of `llm`'s sizes stored in `quant`, and
+/// a tiny DIN and PLoRA; returns its manifest.
+pub(super) fn write_bundle(
+    dir: &std::path::Path,
+    llm: crate::llm::LlamaConfig,
+    quant: crate::quant::WeightQuant,
+) -> BundleManifest {
     use super::manifest::file;
     let device = Device::flex();
-    let llm = block_llama();
     let plora_config = PloraConfig {
         num_meta: 3,
         rank: 2,
@@ -410,10 +419,7 @@ fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
     };
     let seeded = crate::llm::SeededWeights::new(llm.clone(), 9);
     let contents: Vec<(&str, Vec<u8>)> = vec![
-        (
-            file::LLM,
-            serialize_llm(&seeded, &llm, crate::quant::WeightQuant::Q8).expect("llm"),
-        ),
+        (file::LLM, serialize_llm(&seeded, &llm, quant).expect("llm")),
         (
             file::CRM,
             serialize_module(&din_config().init(&device)).expect("crm"),
@@ -435,6 +441,7 @@ fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
     }
     let manifest = BundleManifest {
         llm,
+        quant,
         plora: plora_config,
         files,
         ..sample_manifest()

@@ -3,7 +3,7 @@
 
 mod gate;
 pub(crate) mod helpers;
-mod llm_hook;
+pub(crate) mod llm_hook;
 mod mixture;
 mod model;
 mod training;
