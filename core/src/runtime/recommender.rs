@@ -110,7 +110,8 @@ impl Recommender {
                 },
             }
         })?;
-        let llm = backend.run(|| build_llm(&bundle, &backend, options.kernel))?;
+        // Quantized matrices stay in the map on the CPU; dense f32 on a GPU (see `llm_model`).
+        let llm = backend.run(|| bundle.llm_model(&backend.device, options.kernel))?;
         Ok(Self {
             llm,
             tokenizer,
@@ -356,19 +357,6 @@ impl Recommender {
     pub(super) fn render(&self, input: &PromptInput) -> String {
         self.chat.render(&self.rella.render(input))
     }
-}
-
-/// The LLM of the bundle on the backend's device.
-fn build_llm(
-    bundle: &Bundle,
-    backend: &ResolvedBackend,
-    _kernel: crate::quant::QuantKernel,
-) -> Result<LlamaModel, RuntimeError> {
-    let llm_file = bundle.llm_file()?;
-    Ok(bundle
-        .manifest()
-        .llm
-        .init_from(&llm_file, &backend.device)?)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, BundleError> {
