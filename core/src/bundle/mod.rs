@@ -15,8 +15,8 @@ pub mod manifest;
 #[cfg(test)]
 mod model_tests;
 pub mod open;
-pub mod side_files;
 pub mod shared_llm;
+pub mod side_files;
 pub mod tensor_file;
 #[cfg(test)]
 mod tests;
@@ -26,6 +26,6 @@ pub use files::{FileDigest, MappedFile, map_checked};
 pub use llm_file::{LlmFile, LlmTensor, llm_tensors, serialize_llm};
 pub use manifest::{BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, PromptSpec};
 pub use open::{Bundle, BundleOptions};
-pub use side_files::{FeatureField, FeaturesFile, ItemsFile};
 pub use shared_llm::SharedLlmFile;
+pub use side_files::{FeatureField, FeaturesFile, ItemsFile};
 pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};

@@ -44,8 +44,9 @@ pub struct StoredEvent {
     pub timestamp: i64,
 }
 
-/// Profile fields by name (for MovieLens: `gender`, `age`, `occupation`, `zip`), in the
-/// order given; the CRM's feature dictionaries map the values to ids.
+/// Profile fields by name, as the bundle's `features.json` names them (MovieLens:
+/// `user_id`, `gender`, `age`, `occupation`, `zip_code`); the CRM's dictionaries map the
+/// raw values (`"F"`, `"25"`) to ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserProfile {
     /// `(name, value)` pairs.
