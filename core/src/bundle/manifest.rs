@@ -100,19 +100,26 @@ impl BundleManifest {
             }
             Err(e) => return Err(BundleError::io(&path, e)),
         };
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and checks manifest `text`: the version first, then the whole manifest,
+    /// then that every file in [`file::ALL`] is listed. `path` only names the file in
+    /// errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, BundleError> {
         let parse_error = |source| BundleError::Manifest {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         };
         // The version first: a newer layout may not parse as this one.
-        let version: VersionOnly = serde_json::from_str(&text).map_err(parse_error)?;
+        let version: VersionOnly = serde_json::from_str(text).map_err(parse_error)?;
         if version.format_version == 0 || version.format_version > BUNDLE_FORMAT_VERSION {
             return Err(BundleError::UnsupportedVersion {
                 found: version.format_version,
                 supported: BUNDLE_FORMAT_VERSION,
             });
         }
-        let manifest: Self = serde_json::from_str(&text).map_err(parse_error)?;
+        let manifest: Self = serde_json::from_str(text).map_err(parse_error)?;
         for name in file::ALL {
             if !manifest.files.contains_key(name) {
                 return Err(BundleError::NotInManifest {
