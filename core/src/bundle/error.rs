@@ -124,6 +124,19 @@ pub enum BundleError {
         /// What does not fit.
         source: crate::plora::PloraError,
     },
+    /// The manifest's configs declare more parameters than their file holds, or a size
+    /// beyond what the runtime allocates: refused before anything is allocated.
+    #[error("manifest declares {what} = {declared}, above the limit {limit} ({limited_by})")]
+    DeclaredSize {
+        /// What the config sizes.
+        what: &'static str,
+        /// The declared amount.
+        declared: u64,
+        /// The most allowed.
+        limit: u64,
+        /// Where the limit comes from.
+        limited_by: &'static str,
+    },
     /// A JSON side file (`features.json`, `items.json`) does not parse as its type.
     #[error("{path}: {source}")]
     SideFile {

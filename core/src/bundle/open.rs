@@ -46,6 +46,7 @@ impl Bundle {
     /// PLoRA tensors against their configs, loading those two onto `device`.
     pub fn open(dir: &Path, device: &Device, options: BundleOptions) -> Result<Self, BundleError> {
         let manifest = BundleManifest::read(dir)?;
+        check_declared_sizes(&manifest)?;
         let map = |name| map_checked(dir, name, &manifest.files, options.verify_checksums);
         let crm_file = map(file::CRM)?;
         let plora_file = map(file::PLORA)?;
@@ -146,4 +147,75 @@ impl Bundle {
             self.features.bytes(),
         ]
     }
+}
+
+/// Longest context the runtime builds RoPE tables for (SmolLM2: 8,192).
+const MAX_POSITIONS: u64 = 1 << 17;
+
+/// Refuses configs whose parameters cannot fit in their files, before `init` allocates
+/// them: a manifest is checked only by its own digest, so its sizes are untrusted.
+fn check_declared_sizes(manifest: &BundleManifest) -> Result<(), BundleError> {
+    let file_bytes = |name: &str| manifest.files.get(name).map_or(0, |f| f.bytes);
+    let din = &manifest.crm.din;
+    let (d, h, m) = (
+        din.embed_dim as u64,
+        din.attention_hidden as u64,
+        din.mlp_hidden as u64,
+    );
+    let fields = din.num_fields as u64;
+    let din_params = [
+        (din.embedding_rows as u64).saturating_mul(d),
+        (2 * d).saturating_mul(d),
+        (4 * d).saturating_mul(h),
+        (fields.saturating_add(1))
+            .saturating_mul(d)
+            .saturating_mul(m),
+        (din.mlp_layers.saturating_sub(1) as u64)
+            .saturating_mul(m)
+            .saturating_mul(m),
+    ]
+    .iter()
+    .fold(0u64, |sum, &n| sum.saturating_add(n));
+    let llm = &manifest.llm;
+    let plora = &manifest.plora;
+    let bank_params = plora.targets.iter().fold(0u64, |sum, kind| {
+        let (d_in, d_out) = kind.dims(llm);
+        sum.saturating_add(
+            (plora.num_meta as u64)
+                .saturating_mul(plora.rank as u64)
+                .saturating_mul((d_in + d_out) as u64),
+        )
+    });
+    let plora_params = bank_params.saturating_mul(llm.num_layers as u64);
+    let checks = [
+        (
+            "DIN parameter bytes",
+            din_params.saturating_mul(4),
+            file_bytes(file::CRM),
+            "size of crm.safetensors",
+        ),
+        (
+            "PLoRA bank bytes",
+            plora_params.saturating_mul(4),
+            file_bytes(file::PLORA),
+            "size of plora.safetensors",
+        ),
+        (
+            "max_position_embeddings",
+            llm.max_position_embeddings as u64,
+            MAX_POSITIONS,
+            "the runtime's RoPE table cap",
+        ),
+    ];
+    for (what, declared, limit, limited_by) in checks {
+        if declared > limit {
+            return Err(BundleError::DeclaredSize {
+                what,
+                declared,
+                limit,
+                limited_by,
+            });
+        }
+    }
+    Ok(())
 }

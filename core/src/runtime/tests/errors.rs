@@ -124,3 +124,41 @@ fn inconsistent_side_files_are_catalog_errors() {
         }))
     ));
 }
+
+/// A manifest is trusted only as far as its files: sizes its files cannot hold are refused
+/// before any tensor is allocated.
+#[test]
+fn oversized_declared_configs_are_refused_before_allocation() {
+    let sources = sources();
+    for (path, value, what) in [
+        (
+            &["crm", "din", "embedding_rows"][..],
+            1u64 << 40,
+            "DIN parameter bytes",
+        ),
+        (&["plora", "num_meta"][..], 1 << 30, "PLoRA bank bytes"),
+        (
+            &["llm", "max_position_embeddings"][..],
+            1 << 40,
+            "max_position_embeddings",
+        ),
+    ] {
+        let dir = TempDir::new("runtime-declared");
+        write_bundle(dir.path(), &sources, WeightQuant::F32);
+        let manifest_path = dir.join(file::MANIFEST);
+        let text = std::fs::read_to_string(&manifest_path).expect("manifest");
+        let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let mut slot = &mut json;
+        for key in path {
+            slot = slot.get_mut(*key).expect("key");
+        }
+        *slot = serde_json::Value::from(value);
+        std::fs::write(&manifest_path, json.to_string()).expect("write");
+        match Recommender::open_bundle(dir.path(), cpu_options()) {
+            Err(RuntimeError::Bundle(BundleError::DeclaredSize { what: found, .. })) => {
+                assert_eq!(found, what);
+            }
+            other => panic!("{path:?}: {other:?}"),
+        }
+    }
+}
