@@ -131,24 +131,48 @@ pub struct LlmFile<'a> {
     /// Every weight's shape by name, from the config (looked up per `load`).
     shapes: HashMap<String, Vec<usize>>,
     quant: WeightQuant,
+    /// Every block scale was found finite (by `parse`, or by an earlier `parse` of the same
+    /// immutable bytes): later views skip the scan, which touches every page of the file.
+    scales_checked: bool,
 }
 
 impl<'a> LlmFile<'a> {
-    /// Checks `bytes` (the mapped file) against `config` and `quant`.
+    /// Checks `bytes` (the mapped file) against `config` and `quant`, every block scale
+    /// included.
     pub fn parse(
         bytes: &'a [u8],
         config: &LlamaConfig,
         quant: WeightQuant,
     ) -> Result<Self, LlmFileError> {
+        Self::parse_with(bytes, config, quant, false)
+    }
+
+    /// [`Self::parse`] of bytes that already passed it and cannot have changed since (the
+    /// bundle's read-only map): the layout is checked again, the scales are not.
+    pub(crate) fn reparse(
+        bytes: &'a [u8],
+        config: &LlamaConfig,
+        quant: WeightQuant,
+    ) -> Result<Self, LlmFileError> {
+        Self::parse_with(bytes, config, quant, true)
+    }
+
+    fn parse_with(
+        bytes: &'a [u8],
+        config: &LlamaConfig,
+        quant: WeightQuant,
+        scales_checked: bool,
+    ) -> Result<Self, LlmFileError> {
         let tensors = SafeTensors::deserialize(bytes)?;
         let expected = llm_tensors(config);
-        let file = Self {
+        let mut file = Self {
             tensors,
             shapes: expected
                 .iter()
                 .map(|t| (t.name.clone(), t.shape.clone()))
                 .collect(),
             quant,
+            scales_checked,
         };
         // In model order, so the first defect reported is the same on every run.
         for tensor in &expected {
@@ -169,6 +193,7 @@ impl<'a> LlmFile<'a> {
                 name: (*name).to_owned(),
             });
         }
+        file.scales_checked = true;
         Ok(file)
     }
 
@@ -192,11 +217,14 @@ impl<'a> LlmFile<'a> {
                 shape: view.shape().to_vec(),
             });
         }
-        QuantizedMatrix::from_bytes(self.quant, rows, cols, view.data()).map_err(|source| {
-            LlmFileError::Quant {
-                name: name.to_owned(),
-                source,
-            }
+        let matrix = if self.scales_checked {
+            QuantizedMatrix::from_bytes_unscanned(self.quant, rows, cols, view.data())
+        } else {
+            QuantizedMatrix::from_bytes(self.quant, rows, cols, view.data())
+        };
+        matrix.map_err(|source| LlmFileError::Quant {
+            name: name.to_owned(),
+            source,
         })
     }
 

@@ -75,7 +75,12 @@ impl Bundle {
             features: map(file::FEATURES)?,
             manifest,
         };
-        bundle.llm_file()?;
+        // The one full check, scales included; later views of the same map skip the scan.
+        LlmFile::parse(
+            bundle.llm.bytes(),
+            &bundle.manifest.llm,
+            bundle.manifest.quant,
+        )?;
         Ok(bundle)
     }
 
@@ -89,9 +94,10 @@ impl Bundle {
         &self.dir
     }
 
-    /// The LLM's weights, viewed in place in the map.
+    /// The LLM's weights, viewed in place in the map (validated at open; the layout is
+    /// checked again, the block scales are not rescanned).
     pub fn llm_file(&self) -> Result<LlmFile<'_>, BundleError> {
-        Ok(LlmFile::parse(
+        Ok(LlmFile::reparse(
             self.llm.bytes(),
             &self.manifest.llm,
             self.manifest.quant,
