@@ -43,22 +43,13 @@ impl<'a> QuantizedMatrix<'a> {
     }
 
     /// [`from_bytes`](Self::from_bytes) without the scale scan: O(1) layout checks only.
-    pub(super) fn from_bytes_unscanned(
+    pub(crate) fn from_bytes_unscanned(
         quant: WeightQuant,
         rows: usize,
         cols: usize,
         bytes: &'a [u8],
     ) -> Result<Self, QuantError> {
-        let expected = expected_bytes(quant, rows, cols)?;
-        if bytes.len() != expected {
-            return Err(QuantError::ByteLength {
-                quant,
-                rows,
-                cols,
-                expected,
-                found: bytes.len(),
-            });
-        }
+        let expected = checked_byte_length(quant, rows, cols, bytes.len())?;
         let layout_error = |err| match err {
             CastError::Misaligned { align, address_mod } => QuantError::Misaligned {
                 quant,
@@ -187,6 +178,27 @@ impl<'a> QuantizedMatrix<'a> {
 
 fn first_non_finite(scales: impl Iterator<Item = f16>) -> Option<(usize, f16)> {
     scales.enumerate().find(|(_, d)| !d.is_finite())
+}
+
+/// [`expected_bytes`] of `[rows, cols]` in `quant`, which `found` bytes must equal.
+pub(super) fn checked_byte_length(
+    quant: WeightQuant,
+    rows: usize,
+    cols: usize,
+    found: usize,
+) -> Result<usize, QuantError> {
+    let expected = expected_bytes(quant, rows, cols)?;
+    if found == expected {
+        Ok(expected)
+    } else {
+        Err(QuantError::ByteLength {
+            quant,
+            rows,
+            cols,
+            expected,
+            found,
+        })
+    }
 }
 
 /// Bytes of a `[rows, cols]` matrix in `quant`, or why there is no such size.

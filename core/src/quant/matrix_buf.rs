@@ -5,7 +5,7 @@ use half::f16;
 
 use super::block::{BlockQ4, BlockQ8, QK};
 use super::error::QuantError;
-use super::matrix::{QuantizedMatrix, WeightRows, expected_bytes};
+use super::matrix::{QuantizedMatrix, WeightRows, checked_byte_length, expected_bytes};
 use super::plain::{Plain, as_bytes_mut};
 use super::scheme::WeightQuant;
 
@@ -86,16 +86,7 @@ impl QuantizedMatrixBuf {
         cols: usize,
         bytes: Vec<u8>,
     ) -> Result<Self, QuantError> {
-        let expected = expected_bytes(quant, rows, cols)?;
-        if bytes.len() != expected {
-            return Err(QuantError::ByteLength {
-                quant,
-                rows,
-                cols,
-                expected,
-                found: bytes.len(),
-            });
-        }
+        let expected = checked_byte_length(quant, rows, cols, bytes.len())?;
         let units = expected / quant.unit_bytes();
         let data = match quant {
             WeightQuant::Q8 => WeightBuf::Q8(copied(&bytes, units, BlockQ8::zero())),
