@@ -2,7 +2,12 @@
 //! prompt texts of profile values) and `items.json` (the catalog in feature-id order).
 //! `reclora-train export` writes them from these types and the runtime reads them back.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use super::error::{BundleError, CatalogProblem};
+use crate::crm::DinConfig;
 
 /// One categorical field of the CRM's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +36,40 @@ pub struct FeaturesFile {
     pub num_features: u32,
     /// Highest rating code.
     pub rating_levels: u8,
+}
+
+impl FeaturesFile {
+    /// Checks that these are the dictionaries `din` was trained with: same columns, same
+    /// rows, consecutive offsets, one text per value; `path` names the file in errors.
+    pub fn check_against(&self, din: &DinConfig, path: &Path) -> Result<(), BundleError> {
+        let layout = |what| BundleError::Catalog {
+            path: path.to_path_buf(),
+            problem: CatalogProblem::Layout { what },
+        };
+        if self.fields.len() != din.num_fields || self.user_fields != din.item_field {
+            return Err(layout("field count or item column differs from the CRM's"));
+        }
+        let rows = self.num_features as usize + usize::from(self.rating_levels);
+        if rows != din.embedding_rows {
+            return Err(layout(
+                "features plus rating codes differ from the CRM's embedding rows",
+            ));
+        }
+        let mut next = 0u32;
+        for field in &self.fields {
+            let texts_fit = field.texts.is_empty() || field.texts.len() == field.values.len();
+            if field.offset != next || !texts_fit {
+                return Err(layout(
+                    "field offsets must be consecutive and texts one per value",
+                ));
+            }
+            next += field.values.len() as u32;
+        }
+        if next != self.num_features {
+            return Err(layout("field sizes do not add up to num_features"));
+        }
+        Ok(())
+    }
 }
 
 /// `items.json`: the catalog, row `k` being item-id feature `first_item_id + k` and row `k`

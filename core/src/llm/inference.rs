@@ -48,6 +48,82 @@ impl LlamaModel {
         }
         let device = self.device();
         let hidden = self.forward_hidden(batch.to_tensor(&device), &batch.mask(), None, adapter);
+        self.logits_at_last_positions(hidden, &batch, token_ids)
+    }
+
+    /// Runs one `prefix` row into a fresh KV cache, for
+    /// [`Self::last_position_logits_after`]: a prompt prefix shared by many rows is
+    /// computed once.
+    pub fn prefill(
+        &self,
+        prefix: &[u32],
+        adapter: Option<&dyn ProjectionAdapter>,
+    ) -> Result<KvCache, LlmError> {
+        let limit = self.config.max_position_embeddings;
+        if prefix.is_empty() || prefix.len() > limit {
+            return Err(LlmError::BadRequest {
+                reason: format!(
+                    "a prefix must have 1 to {limit} tokens, got {}",
+                    prefix.len()
+                ),
+            });
+        }
+        self.check_ids(prefix)?;
+        if let Some(adapter) = adapter {
+            adapter.check_fits(&self.config, 1)?;
+        }
+        let mut cache = KvCache::new(self.config.num_layers);
+        self.forward_hidden(
+            int_row(prefix, &self.device()),
+            &AttentionMask::causal(1, prefix.len(), 0),
+            Some(&mut cache),
+            adapter,
+        );
+        Ok(cache)
+    }
+
+    /// [`Self::last_position_logits_adapted`] for rows that each continue the one cached
+    /// prefix of [`Self::prefill`]: only the rows' own tokens are run, in one padded batch.
+    pub fn last_position_logits_after(
+        &self,
+        prefix: &KvCache,
+        rows: &[Vec<u32>],
+        token_ids: &[u32],
+        pad_id: u32,
+        adapter: Option<&dyn ProjectionAdapter>,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        if token_ids.is_empty() {
+            return Err(LlmError::BadRequest {
+                reason: "no token ids to read logits for".into(),
+            });
+        }
+        let past = prefix.len();
+        let room = self.config.max_position_embeddings.saturating_sub(past);
+        let batch = PaddedBatch::new(rows, pad_id, room)?;
+        for row in rows {
+            self.check_ids(row)?;
+        }
+        if let Some(adapter) = adapter {
+            adapter.check_fits(&self.config, rows.len())?;
+        }
+        let mut cache = prefix.repeat_batch(rows.len());
+        let mask = AttentionMask::right_padded_after(&batch.lengths, batch.seq, past);
+        let hidden = self.forward_hidden(
+            batch.to_tensor(&self.device()),
+            &mask,
+            Some(&mut cache),
+            adapter,
+        );
+        self.logits_at_last_positions(hidden, &batch, token_ids)
+    }
+
+    /// Logits of `token_ids` at each row's last real position, one vector per row.
+    fn logits_at_last_positions(
+        &self,
+        hidden: Tensor<3>,
+        batch: &PaddedBatch,
+        token_ids: &[u32],
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
         let normed = self.normed_at(hidden, &batch.last_positions());
         let logits = self.logits_for_tokens(normed, token_ids)?;
         let values = read_f32(logits)?;
@@ -143,4 +219,40 @@ pub(crate) fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Ll
         .map_err(|e| LlmError::Readback(format!("{e:?}")))?
         .try_into_vec::<f32>()
         .map_err(|e| LlmError::Readback(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{LlamaConfig, SeededWeights};
+
+    /// Rows continuing a cached prefix score as the whole rows do in one padded forward.
+    #[test]
+    fn rows_after_a_cached_prefix_match_the_full_rows() {
+        let config = LlamaConfig::tiny_for_tests();
+        let device = Device::flex();
+        let model = config
+            .init_from(&SeededWeights::new(config.clone(), 3), &device)
+            .expect("model");
+        let prefix = [5u32, 9, 2, 14];
+        let suffixes = vec![vec![7u32, 1, 30], vec![11], vec![3, 3]];
+        let full: Vec<Vec<u32>> = suffixes
+            .iter()
+            .map(|s| prefix.iter().chain(s).copied().collect())
+            .collect();
+        let want = model
+            .last_position_logits(&full, &[4, 6], 0)
+            .expect("full rows");
+        let cache = model.prefill(&prefix, None).expect("prefill");
+        let got = model
+            .last_position_logits_after(&cache, &suffixes, &[4, 6], 0, None)
+            .expect("after prefix");
+        for (w, g) in want.iter().flatten().zip(got.iter().flatten()) {
+            assert!((w - g).abs() < 1e-5, "{want:?} vs {got:?}");
+        }
+        assert!(matches!(
+            model.prefill(&[], None),
+            Err(LlmError::BadRequest { .. })
+        ));
+    }
 }

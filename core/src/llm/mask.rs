@@ -17,14 +17,20 @@ pub struct AttentionMask {
 impl AttentionMask {
     /// A causal mask for right-padded rows of the given lengths, with no cache.
     pub fn right_padded(lengths: &[usize], seq: usize) -> Self {
+        Self::right_padded_after(lengths, seq, 0)
+    }
+
+    /// A causal mask for right-padded rows of the given lengths after `past` cached
+    /// positions that every row may see (a shared prompt prefix).
+    pub fn right_padded_after(lengths: &[usize], seq: usize, past: usize) -> Self {
         let key_valid = lengths
             .iter()
-            .flat_map(|&len| (0..seq).map(move |j| j < len))
+            .flat_map(|&len| (0..past + seq).map(move |j| j < past + len))
             .collect();
         Self {
             batch: lengths.len(),
             queries: seq,
-            past: 0,
+            past,
             key_valid,
         }
     }

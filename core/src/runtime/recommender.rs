@@ -13,9 +13,7 @@ use crate::crm::{DinBatch, to_din_input};
 use crate::history::{HistoryStore, StoredEvent, UserProfile};
 use crate::llm::{LlamaModel, ProjectionAdapter, YesNoScore};
 use crate::plora::LoraContext;
-use crate::prompt::{
-    HistoryEvent, HistorySelection, PromptInput, RellaTemplate, SemanticRetriever,
-};
+use crate::prompt::{HistoryEvent, HistorySelection, RellaTemplate, SemanticRetriever};
 use crate::tokenizer::{PromptTemplate, TextTokenizer};
 
 use super::backend::ResolvedBackend;
@@ -84,7 +82,7 @@ impl Recommender {
         let path = |name: &str| bundle_dir.join(name);
         let features: FeaturesFile = parse_json(features_json, &path(file::FEATURES))?;
         let items: ItemsFile = parse_json(items_json, &path(file::ITEMS_JSON))?;
-        check_features(&features, &manifest, &path(file::FEATURES))?;
+        features.check_against(&manifest.crm.din, &path(file::FEATURES))?;
         let catalog = ItemCatalog::new(
             &items,
             &features,
@@ -93,13 +91,7 @@ impl Recommender {
         )?;
         let schema = ProfileSchema::new(&features, &path(file::FEATURES))?;
         let retriever = item_retriever(items_bytes, &catalog, &path(file::ITEMS))?;
-        let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_bytes).map_err(|e| {
-            crate::tokenizer::TokenizerError::LoadFile {
-                path: path(file::TOKENIZER),
-                message: e.to_string(),
-            }
-        })?;
-        let tokenizer = TextTokenizer::from_tokenizer(tokenizer)
+        let tokenizer = TextTokenizer::from_json_bytes(tokenizer_bytes, &path(file::TOKENIZER))?
             .with_special_token_ids(None, Some(manifest.prompt.pad_id))?;
         let chat: PromptTemplate = manifest.prompt.template.parse()?;
         let rella = RellaTemplate::for_dataset(&manifest.prompt.dataset).ok_or_else(|| {
@@ -241,20 +233,7 @@ impl Recommender {
         rows: &[usize],
     ) -> Result<Vec<f32>, RuntimeError> {
         let k = self.manifest().prompt.history_k;
-        let texts = rows
-            .iter()
-            .map(|&row| {
-                let prompt = self.rella.build(
-                    user.profile.clone(),
-                    &user.history,
-                    self.catalog.item_feature(row),
-                    HistorySelection::Retrieved { k },
-                    Some(&self.retriever),
-                    &self.catalog,
-                )?;
-                Ok(self.chat.render(&prompt))
-            })
-            .collect::<Result<Vec<_>, RuntimeError>>()?;
+        let texts = self.prompt_texts(user, rows, HistorySelection::Retrieved { k })?;
         let prompts = self.tokenizer.encode_batch(&texts)?;
         // Similar lengths together, so a batch pads little.
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -262,7 +241,8 @@ impl Recommender {
         let mut scores = vec![0.0; rows.len()];
         for chunk in order.chunks(self.options.batch_size) {
             let chunk_rows: Vec<usize> = chunk.iter().map(|&i| rows[i]).collect();
-            let r_c = self.representations(user, &chunk_rows, &user.history)?;
+            let samples = chunk_rows.iter().map(|&row| (row, user.history.as_slice()));
+            let r_c = self.representations(user, samples);
             let context = self.adapter(&r_c, chunk.len())?;
             let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].clone()).collect();
             let logits = self.llm.last_position_logits_adapted(
@@ -278,26 +258,24 @@ impl Recommender {
         Ok(scores)
     }
 
-    /// R_c of the user against target rows `rows`, each with `history` as its past.
+    /// R_c of the user for (target row, its past) pairs.
     ///
     /// # Shapes
-    /// - returns `[rows.len(), representation_dim]`
-    pub(super) fn representations(
+    /// - returns `[samples.len(), representation_dim]`
+    pub(super) fn representations<'h>(
         &self,
         user: &UserContext,
-        rows: &[usize],
-        history: &[HistoryEvent],
-    ) -> Result<Tensor<2>, RuntimeError> {
-        let batch = self.din_batch(user, rows.iter().map(|&row| (row, history)));
-        Ok(self
-            .bundle
+        samples: impl ExactSizeIterator<Item = (usize, &'h [HistoryEvent])>,
+    ) -> Tensor<2> {
+        let batch = self.din_batch(user, samples);
+        self.bundle
             .crm()
-            .forward_representation(&to_din_input(&batch, &self.backend.device)))
+            .forward_representation(&to_din_input(&batch, &self.backend.device))
     }
 
     /// DIN's input for (target row, its past) pairs: the user's fields and the target's,
     /// and the last `history_len` events of the past, right-padded.
-    pub(super) fn din_batch<'h>(
+    fn din_batch<'h>(
         &self,
         user: &UserContext,
         samples: impl ExactSizeIterator<Item = (usize, &'h [HistoryEvent])>,
@@ -353,9 +331,27 @@ impl Recommender {
         Ok(LoraContext::new(plora, gates)?)
     }
 
-    /// The prompt of `input` wrapped in the chat template.
-    pub(super) fn render(&self, input: &PromptInput) -> String {
-        self.chat.render(&self.rella.render(input))
+    /// The chat-wrapped prompt of each target row: profile, the history `selection`
+    /// picks (retrieval uses the bundle's LSMR table), the target.
+    pub(super) fn prompt_texts(
+        &self,
+        user: &UserContext,
+        rows: &[usize],
+        selection: HistorySelection,
+    ) -> Result<Vec<String>, RuntimeError> {
+        rows.iter()
+            .map(|&row| {
+                let prompt = self.rella.build(
+                    user.profile.clone(),
+                    &user.history,
+                    self.catalog.item_feature(row),
+                    selection,
+                    Some(&self.retriever),
+                    &self.catalog,
+                )?;
+                Ok(self.chat.render(&prompt))
+            })
+            .collect()
     }
 }
 
@@ -364,40 +360,4 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Resu
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// The dictionaries must be the ones DIN was trained with: same columns, same rows.
-fn check_features(
-    features: &FeaturesFile,
-    manifest: &BundleManifest,
-    path: &Path,
-) -> Result<(), BundleError> {
-    let din = &manifest.crm.din;
-    let layout = |what| BundleError::Catalog {
-        path: path.to_path_buf(),
-        problem: CatalogProblem::Layout { what },
-    };
-    if features.fields.len() != din.num_fields || features.user_fields != din.item_field {
-        return Err(layout("field count or item column differs from the CRM's"));
-    }
-    let rows = features.num_features as usize + usize::from(features.rating_levels);
-    if rows != din.embedding_rows {
-        return Err(layout(
-            "features plus rating codes differ from the CRM's embedding rows",
-        ));
-    }
-    let mut next = 0u32;
-    for field in &features.fields {
-        let texts_fit = field.texts.is_empty() || field.texts.len() == field.values.len();
-        if field.offset != next || !texts_fit {
-            return Err(layout(
-                "field offsets must be consecutive and texts one per value",
-            ));
-        }
-        next += field.values.len() as u32;
-    }
-    if next != features.num_features {
-        return Err(layout("field sizes do not add up to num_features"));
-    }
-    Ok(())
 }

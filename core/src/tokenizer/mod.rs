@@ -51,6 +51,16 @@ impl TextTokenizer {
         Ok(Self::from_tokenizer(inner))
     }
 
+    /// Parses the bytes of a Hugging Face `tokenizer.json` (a bundle's mapped file), with
+    /// no BOS / EOS ids; `path` names it in errors.
+    pub fn from_json_bytes(bytes: &[u8], path: &Path) -> Result<Self, TokenizerError> {
+        let inner = Tokenizer::from_bytes(bytes).map_err(|e| TokenizerError::LoadFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(Self::from_tokenizer(inner))
+    }
+
     /// Wraps an already built `tokenizers::Tokenizer`, with no BOS / EOS ids.
     pub fn from_tokenizer(inner: Tokenizer) -> Self {
         Self {

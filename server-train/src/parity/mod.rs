@@ -22,7 +22,7 @@ use crate::data::{DataError, PreparedDataset, Split};
 use crate::finetune::FinetuneError;
 use crate::finetune::files::RunFolder;
 use crate::metrics::{self, MetricError};
-use crate::scores::{ScoresError, read_scores};
+use crate::scores::{ScoredRow, ScoresError, read_scores};
 
 /// Why a parity run failed.
 #[derive(Debug, thiserror::Error)]
@@ -162,17 +162,21 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
     let data = PreparedDataset::open(&config.data)?;
     let rows = args.test_rows.min(data.split_len(Split::Test));
     let scores_path = folder.scores();
-    let reference = read_scores(&scores_path)?;
-    let mut server = Vec::with_capacity(rows);
-    for row in 0..rows {
-        let scored = reference.iter().find(|s| s.row == row).ok_or_else(|| {
-            ParityError::MissingReference {
-                path: scores_path.clone(),
-                row,
-            }
-        })?;
-        server.push(*scored);
-    }
+    let reference: std::collections::HashMap<usize, ScoredRow> = read_scores(&scores_path)?
+        .into_iter()
+        .map(|s| (s.row, s))
+        .collect();
+    let server = (0..rows)
+        .map(|row| {
+            reference
+                .get(&row)
+                .copied()
+                .ok_or_else(|| ParityError::MissingReference {
+                    path: scores_path.clone(),
+                    row,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let options = RecommenderOptions {
         backend: if args.wgpu {
             Backend::Wgpu
@@ -217,7 +221,7 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
 fn report(
     args: &ParityArgs,
     recommender: &Recommender,
-    server: &[crate::scores::ScoredRow],
+    server: &[ScoredRow],
     bundle_scores: &[f32],
     open_seconds: f64,
     first_score_seconds: f64,
