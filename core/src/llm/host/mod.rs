@@ -8,6 +8,8 @@
 mod autodiff;
 mod ops;
 mod packed;
+#[cfg(test)]
+mod tests;
 
 pub use ops::LayerMask;
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
@@ -33,9 +35,29 @@ pub(crate) enum Route {
     Generic,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by [`with_generic_route`]: this thread's operations take burn's generic route.
+    static GENERIC_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with every operation of this thread on burn's generic route, the reference
+/// the kernels are compared with.
+#[cfg(test)]
+pub(crate) fn with_generic_route<T>(work: impl FnOnce() -> T) -> T {
+    GENERIC_ONLY.set(true);
+    let result = work();
+    GENERIC_ONLY.set(false);
+    result
+}
+
 impl Route {
     /// The route for tensors on `device`.
     pub(crate) fn of(device: &Device) -> Self {
+        #[cfg(test)]
+        if GENERIC_ONLY.get() {
+            return Route::Generic;
+        }
         #[cfg(feature = "flex")]
         if *device == Device::flex() {
             if !device.is_autodiff() {
