@@ -16,6 +16,8 @@ pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
 
+use std::mem::{ManuallyDrop, MaybeUninit};
+
 use burn::tensor::{Device, Tensor, TensorData};
 
 #[cfg(feature = "flex")]
@@ -127,6 +129,19 @@ pub(crate) fn unique_values_mut(primitive: &mut FlexTensor) -> Option<&mut [f32]
     } else {
         None
     }
+}
+
+/// `len` floats all written by `fill` (the contract of the kernels' `_uninit` entry
+/// points), without zeroing them first.
+pub(crate) fn written_by(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut buffer: Vec<MaybeUninit<f32>> = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` elements need no initialization.
+    unsafe { buffer.set_len(len) };
+    fill(&mut buffer);
+    let mut buffer = ManuallyDrop::new(buffer);
+    // SAFETY: `fill` wrote every element; `MaybeUninit<f32>` has the layout of `f32`; the
+    // allocation (pointer, capacity) is handed over whole.
+    unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast::<f32>(), len, buffer.capacity()) }
 }
 
 /// The values of any float tensor as one host vector (a copy; for weights at load).
