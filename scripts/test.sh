@@ -8,3 +8,5 @@ scripts/install-system-deps.sh
 scripts/fetch-assets.sh
 cargo fmt --all -- --check
 cargo test --release --workspace --locked
+# Kotlin, Swift and Python against the host library (docs/bindings.md).
+scripts/test-bindings.sh
