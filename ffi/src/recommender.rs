@@ -122,8 +122,8 @@ impl Recommender {
     }
 
     /// Releases the bundle and the history file; every later call fails with `Closed`.
-    /// Calls already running finish first (they hold their own reference). Closing twice
-    /// is fine.
+    /// Calls already running complete normally (each holds its own reference), and the
+    /// files are released when the last of them returns. Closing twice is fine.
     pub fn close(&self) -> Result<(), RecloraError> {
         guarded("close", || {
             let taken = self

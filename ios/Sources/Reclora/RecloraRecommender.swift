@@ -94,7 +94,8 @@ public final class RecloraRecommender: Sendable {
     }
 
     /// Releases the bundle and the history file; later calls throw `.Closed`. Calls already
-    /// running finish first. Idempotent.
+    /// running complete normally, and the files are released when the last of them
+    /// returns. Idempotent.
     public func close() throws {
         try native.close()
     }

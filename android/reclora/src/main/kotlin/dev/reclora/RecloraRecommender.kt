@@ -91,9 +91,10 @@ class RecloraRecommender private constructor(
     suspend fun clearHistory(): Unit = io { native.clearHistory() }
 
     /**
-     * Releases the bundle and the history file at once; later calls throw
-     * [RecloraException.Closed]. Calls already running finish first. Idempotent. (The
-     * small native handle itself goes with this object, at garbage collection.)
+     * Releases the bundle and the history file; later calls throw
+     * [RecloraException.Closed]. Calls already running complete normally, and the files
+     * are released when the last of them returns. Idempotent. (The small native handle
+     * itself goes with this object, at garbage collection.)
      */
     override fun close() {
         native.closeRecommender()
