@@ -23,9 +23,14 @@ ensure() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   }
-  # A half-built chroot from an interrupted run is rebuilt from scratch.
+  # A half-built chroot from an interrupted run is rebuilt from scratch; never delete
+  # through a bind mount (/dev, the clone) that is still there.
   unmount_all
-  rm -rf "$chroot_dir"
+  if grep -q " $chroot_dir/" /proc/mounts; then
+    log "error: something is still mounted under $chroot_dir; not deleting it"
+    exit 1
+  fi
+  rm -rf --one-file-system "$chroot_dir"
   mkdir -p "$(dirname "$chroot_dir")"
   local start=$SECONDS
   log "debootstrap trixie into $chroot_dir"
