@@ -3,6 +3,7 @@
 //!
 //! - [`bundle`]: the exported on-device bundle (module tensors as safetensors).
 //! - [`device`]: run-time backend choice (flex CPU, wgpu, cuda).
+//! - [`dropout`]: dropout with seeded, per-thread host masks on CPU devices.
 //! - [`gguf`]: a bounds-checked GGUF reader with dequantization.
 //! - [`tokenizer`]: byte-level BPE tokenizers and prompt templates.
 //! - [`llm`]: the frozen Llama-family LLM and P(yes) scoring.
@@ -10,22 +11,23 @@
 //! - [`prompt`]: ReLLa-style prompts from a profile and a history.
 //! - [`plora`]: personalized LoRA (meta-LoRAs mixed per sample by CRM-driven gates).
 //! - [`history`]: the on-device, append-only store of the user's history.
+//! - [`init`]: seeded host-side parameter initialization (never burn's global RNG).
 //! - [`quant`]: block-quantized weights (Q8/Q4) multiplied in place from an mmap.
 //! - [`runtime`]: the on-device [`runtime::Recommender`]: bundle + local history → scores.
 
 pub mod bundle;
 pub mod crm;
 pub mod device;
+pub mod dropout;
 pub mod gguf;
 pub mod history;
+pub mod init;
 pub mod llm;
 pub mod plora;
 pub mod prompt;
 pub mod quant;
 pub mod rng;
 pub mod runtime;
-#[cfg(test)]
-pub(crate) mod testkit;
 pub mod tokenizer;
 
 pub use device::{BackendKind, BackendUnavailable, is_plain_cpu};

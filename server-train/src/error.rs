@@ -53,14 +53,9 @@ pub enum CliError {
         /// burn's record error.
         source: burn::store::RecordError,
     },
-    /// A JSON file of a run folder (state, config) is corrupt.
-    #[error("run file {path}: {source}")]
-    RunFile {
-        /// The file.
-        path: PathBuf,
-        /// Parser error.
-        source: serde_json::Error,
-    },
+    /// A JSON file of a run folder (state, config, metrics) cannot be written or read.
+    #[error(transparent)]
+    File(#[from] crate::json_file::FileError),
     /// A run comparison failed.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

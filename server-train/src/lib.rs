@@ -8,10 +8,13 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod finetune;
+pub mod json_file;
 pub mod llm_cmd;
 pub mod lsmr;
 pub mod metrics;
 pub mod parity;
 pub mod report;
+#[cfg(test)]
+mod round_trip_tests;
 pub mod schedule;
 pub mod scores;

@@ -253,12 +253,6 @@ mod tests {
             .join(relative)
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("reclora-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
     #[test]
     fn malformed_line_names_file_and_line() {
         let text = "{\"prompt\": \"a\", \"chat\": true}\n\n{\"prompt\": 3}\n";
@@ -300,7 +294,8 @@ mod tests {
             .iter()
             .filter(|p| p["input_ids"].as_array().map_or(0, Vec::len) < 40)
             .collect();
-        let dir = temp_dir("score");
+        let dir_dir = reclora_test_support::TempDir::new("score");
+        let dir = dir_dir.path().to_path_buf();
         let input = dir.join("in.jsonl");
         let lines: Vec<String> = prompts
             .iter()

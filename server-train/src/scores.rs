@@ -199,18 +199,14 @@ impl ScoreLog {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use reclora_test_support::TempDir;
 
-    fn temp(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("reclora-scores-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir.join("scores.csv")
-    }
+    use super::*;
 
     #[test]
     fn appends_then_resumes_and_cuts_a_torn_line() {
-        let path = temp("resume");
+        let dir = TempDir::new("scores-resume");
+        let path = dir.join("scores.csv");
         let mut log = ScoreLog::open(&path).expect("creates");
         let first = [
             ScoredRow {
@@ -251,7 +247,8 @@ mod tests {
 
     #[test]
     fn malformed_lines_name_the_file_and_line() {
-        let path = temp("bad");
+        let dir = TempDir::new("scores-bad");
+        let path = dir.join("scores.csv");
         std::fs::write(&path, "row,label,p_yes\n0,1,0.5\n1,2,0.5\n").expect("writes");
         let error = read_scores(&path).expect_err("label 2");
         assert!(

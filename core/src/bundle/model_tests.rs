@@ -29,10 +29,8 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// A bundle of `llm` in `quant` under a fresh folder `name`, opened on flex.
 fn open(name: &str, llm: LlamaConfig, quant: WeightQuant) -> Bundle {
-    let dir = std::env::temp_dir().join(format!(
-        "reclora-bundle-model-{}-{name}",
-        std::process::id()
-    ));
+    let dir_dir = reclora_test_support::TempDir::new(&format!("bundle-model-{name}"));
+    let dir = dir_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&dir);
     write_bundle(&dir, llm, quant);
     let bundle = Bundle::open(&dir, &Device::flex(), BundleOptions::default()).expect("opens");

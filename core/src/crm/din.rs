@@ -1,14 +1,14 @@
 //! DIN (Deep Interest Network), sized as in the ReLLa/RecLoRA official code.
 
 use burn::module::Module;
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
-};
+use burn::nn::{Dropout, DropoutConfig, Embedding, Linear};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::dropout::dropout;
+use crate::dropout::dropout;
+use crate::init;
+use crate::rng::{SplitMix64, derive_seed};
 
 /// Sizes of a DIN. Defaults follow the official code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,34 +60,51 @@ impl DinConfig {
         self.mlp_hidden
     }
 
-    /// A freshly initialized DIN.
+    /// A freshly initialized DIN, drawn from seed 0 (see [`Self::init_seeded`]).
     pub fn init(&self, device: &Device) -> Din {
+        self.init_seeded(0, device)
+    }
+
+    /// A freshly initialized DIN whose weights depend on `seed` alone, never on burn's
+    /// process-global RNG: the embedding N(0, `embed_init_std`²), every linear layer
+    /// burn's default U(−1/√fan_in, 1/√fan_in), drawn on the host in field order.
+    pub fn init_seeded(&self, seed: u64, device: &Device) -> Din {
+        let mut stream = SplitMix64::new(derive_seed(seed, DIN_INIT_TAG));
         let d = self.embed_dim;
-        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let embedding = init::embedding(
+            self.embedding_rows,
+            d,
+            self.embed_init_std,
+            &mut stream,
+            device,
+        );
+        let mut linear = |i, o| init::linear(i, o, &mut stream, device);
+        let history_proj = linear(2 * d, d);
+        let attention_hidden = linear(4 * d, self.attention_hidden);
+        let attention_score = linear(self.attention_hidden, 1);
         let mut mlp = Vec::with_capacity(self.mlp_layers);
         let mut width = self.num_fields * d + d;
         for _ in 0..self.mlp_layers {
             mlp.push(linear(width, self.mlp_hidden));
             width = self.mlp_hidden;
         }
+        let output = linear(self.mlp_hidden, 1);
         Din {
-            embedding: EmbeddingConfig::new(self.embedding_rows, d)
-                .with_initializer(Initializer::Normal {
-                    mean: 0.0,
-                    std: self.embed_init_std,
-                })
-                .init(device),
-            history_proj: linear(2 * d, d),
-            attention_hidden: linear(4 * d, self.attention_hidden),
-            attention_score: linear(self.attention_hidden, 1),
+            embedding,
+            history_proj,
+            attention_hidden,
+            attention_score,
             mlp,
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: linear(self.mlp_hidden, 1),
+            output,
             num_fields: self.num_fields,
             item_field: self.item_field,
         }
     }
 }
+
+/// Tag of DIN's init stream.
+const DIN_INIT_TAG: u64 = 1;
 
 /// One batch of DIN inputs.
 #[derive(Debug, Clone)]

@@ -3,8 +3,6 @@
 
 mod batch;
 mod din;
-mod dropout;
 
 pub use batch::{DinBatch, to_din_input};
 pub use din::{Din, DinConfig, DinInput};
-pub use dropout::seed_host_dropout;

@@ -10,11 +10,13 @@ use super::*;
 use crate::rng::SplitMix64;
 
 /// A temporary folder removed on drop.
-struct TempDir(crate::testkit::TempDir);
+struct TempDir(reclora_test_support::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        Self(crate::testkit::TempDir::new(&format!("history-{name}")))
+        Self(reclora_test_support::TempDir::new(&format!(
+            "history-{name}"
+        )))
     }
 
     fn file(&self) -> PathBuf {
@@ -396,7 +398,8 @@ fn acknowledged_events_survive_200_kills_mid_append() {
         next_id = last + 1;
     }
     eprintln!(
-        "crash: 200 kills, {next_id} events appended, {compactions_seen} rounds past a compaction"
+        "[varies] crash: 200 kills, {next_id} events appended, {compactions_seen} rounds past a \
+         compaction (the counts follow the kill timing)"
     );
     assert!(next_id > 200);
 }

@@ -2,9 +2,11 @@
 //! mixing them per sample.
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use super::config::MixtureForm;
+use crate::init::uniform_matrix;
+use crate::rng::SplitMix64;
 
 /// N_m pairs A_k ∈ R^{d_in×r}, B_k ∈ R^{d_out×r} of one adapted projection.
 #[derive(Module, Debug)]
@@ -25,17 +27,20 @@ pub struct MetaLoraBank {
 
 impl MetaLoraBank {
     /// A fresh bank initialized like PyTorch's LoRA: every A_k kaiming-uniform with
-    /// a = √5, i.e. U(−1/√d_in, 1/√d_in), and B = 0 so the adapted model starts as the
-    /// base model.
-    pub fn init(d_in: usize, d_out: usize, num_meta: usize, rank: usize, device: &Device) -> Self {
+    /// a = √5, i.e. U(−1/√d_in, 1/√d_in), drawn row-major from `stream`, and B = 0 so the
+    /// adapted model starts as the base model.
+    pub fn init(
+        d_in: usize,
+        d_out: usize,
+        num_meta: usize,
+        rank: usize,
+        stream: &mut SplitMix64,
+        device: &Device,
+    ) -> Self {
         let bound = 1.0 / (d_in as f64).sqrt();
         let width = num_meta * rank;
         Self {
-            a: Param::from_tensor(Tensor::random(
-                [d_in, width],
-                Distribution::Uniform(-bound, bound),
-                device,
-            )),
+            a: uniform_matrix(d_in, width, bound, stream, device),
             b: Param::from_tensor(Tensor::zeros([width, d_out], device)),
             d_in,
             d_out,

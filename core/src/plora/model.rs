@@ -12,6 +12,11 @@ use super::error::PloraError;
 use super::gate::Gate;
 use super::gate_weights::GateWeights;
 use crate::llm::{LlamaConfig, ProjectionKind};
+use crate::rng::{SplitMix64, derive_seed};
+
+/// Tag of the init stream; the value fine-tuning runs have used since their first version,
+/// so their adapters start from the same weights as before.
+const PLORA_INIT_TAG: u64 = 2;
 
 /// One adapted projection: its meta-LoRAs and, unless shared or static, its gate.
 #[derive(Module, Debug)]
@@ -42,18 +47,32 @@ pub struct Plora {
 }
 
 impl PloraConfig {
-    /// A fresh PLoRA for a model of `llm`'s sizes: A kaiming-uniform, B = 0 (so it starts
-    /// as the base model), gates with burn's default initialization.
+    /// A fresh PLoRA drawn from seed 0 (see [`Self::init_seeded`]).
     pub fn init(&self, llm: &LlamaConfig, device: &Device) -> Result<Plora, PloraError> {
+        self.init_seeded(llm, 0, device)
+    }
+
+    /// A fresh PLoRA for a model of `llm`'s sizes whose weights depend on `seed` alone:
+    /// A kaiming-uniform, B = 0 (so it starts as the base model), gates with burn's default
+    /// laws. One host stream, in order: per layer and target the bank's A then its gate,
+    /// then the shared gate.
+    pub fn init_seeded(
+        &self,
+        llm: &LlamaConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Plora, PloraError> {
         self.validate()?;
         llm.validate()?;
-        let gate = || {
+        let mut stream = SplitMix64::new(derive_seed(seed, PLORA_INIT_TAG));
+        let gate = |stream: &mut SplitMix64| {
             Gate::init(
                 self.crm_dim,
                 self.gate_hidden,
                 self.num_meta,
                 self.gate_dropout,
                 self.temperature,
+                stream,
                 device,
             )
         };
@@ -63,18 +82,23 @@ impl PloraConfig {
             let mut projections = Vec::with_capacity(self.targets.len());
             for kind in &self.targets {
                 let (d_in, d_out) = kind.dims(llm);
-                projections.push(AdaptedProjection {
-                    bank: MetaLoraBank::init(d_in, d_out, self.num_meta, self.rank, device),
-                    gate: per_projection_gate.then(gate).transpose()?,
-                });
+                let bank =
+                    MetaLoraBank::init(d_in, d_out, self.num_meta, self.rank, &mut stream, device);
+                let gate = match per_projection_gate {
+                    true => Some(gate(&mut stream)?),
+                    false => None,
+                };
+                projections.push(AdaptedProjection { bank, gate });
             }
             layers.push(PloraLayer { projections });
         }
+        let shared_gate = match self.is_gated() && self.shared_gate {
+            true => Some(gate(&mut stream)?),
+            false => None,
+        };
         Ok(Plora {
             layers,
-            shared_gate: (self.is_gated() && self.shared_gate)
-                .then(gate)
-                .transpose()?,
+            shared_gate,
             config: self.clone(),
         })
     }

@@ -326,8 +326,8 @@ fn error_messages_name_the_problem() {
 #[test]
 fn from_file_reads_a_saved_tokenizer() {
     let tok = toy(Some("smollm"));
-    let path =
-        std::env::temp_dir().join(format!("reclora-toy-tokenizer-{}.json", std::process::id()));
+    let path_dir = reclora_test_support::TempDir::new("toy-tokenizer");
+    let path = path_dir.join("file.json");
     std::fs::write(&path, tok.inner().to_string(false).unwrap()).unwrap();
     let loaded = TextTokenizer::from_file(&path);
     std::fs::remove_file(&path).unwrap();

@@ -9,13 +9,15 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use reclora_core::crm::{Din, DinConfig, seed_host_dropout};
+use reclora_core::crm::{Din, DinConfig};
+use reclora_core::dropout::seed_host_dropout;
 use reclora_core::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{RunFiles, TrainState};
 use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
+use crate::json_file::{read_json, write_json};
 use crate::metrics;
 use crate::schedule::LrSchedule;
 use crate::scores::{ScoreLog, ScoredRow};
@@ -109,21 +111,6 @@ fn shuffled(count: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).unwrap_or_default();
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, text).map_err(|e| CliError::io(&partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| CliError::io(path, e))
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| CliError::RunFile {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// Predicted probabilities on the first `limit` rows of `split` (eval mode: no dropout).
 pub fn predict(
     model: &Din,
@@ -188,8 +175,8 @@ pub fn train_crm(
         ..DinConfig::new(data.embedding_rows(), data.num_fields(), data.item_field())
     };
     let train_device = device.clone().autodiff();
-    train_device.seed(config.seed);
-    let mut model = din_config.init(&train_device);
+    // Drawn on the host: the weights depend on the seed alone, not on other threads.
+    let mut model = din_config.init_seeded(config.seed, &train_device);
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay)
         .init();
@@ -221,7 +208,8 @@ pub fn train_crm(
     let total_steps = steps_per_epoch * config.epochs;
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
-        // Dropout masks are reproducible per epoch, also across --resume.
+        // Dropout masks are reproducible per epoch, also across --resume: drawn on the host
+        // on CPU devices (this thread's stream), by burn's seeded kernel on GPUs.
         train_device.seed(config.seed.wrapping_add(epoch as u64));
         seed_host_dropout(config.seed.wrapping_add(epoch as u64));
         let order = shuffled(train_len, config.seed.wrapping_add(epoch as u64));
@@ -407,7 +395,8 @@ mod tests {
             raw.join("ratings.dat").is_file(),
             "run scripts/fetch-assets.sh first"
         );
-        let root = std::env::temp_dir().join(format!("reclora-din-slice-{}", std::process::id()));
+        let root_dir = reclora_test_support::TempDir::new("din-slice");
+        let root = root_dir.path().to_path_buf();
         let data_dir = root.join("data");
         crate::data::prepare(crate::data::DatasetName::Ml1m, &raw, &data_dir).expect("prepares");
         let data = PreparedDataset::open(&data_dir).expect("opens");

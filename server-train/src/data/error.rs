@@ -167,9 +167,15 @@ pub enum LineProblem {
         /// What the file has.
         found: String,
     },
-    /// A quoted CSV field does not end on its line.
-    #[error("unterminated quoted field")]
-    UnterminatedQuote,
+    /// A CSV line cannot be read (the csv crate's error).
+    #[error("bad CSV line: {0}")]
+    Csv(#[from] csv::Error),
+    /// A CSV line holds no record, or more than one (a quoted line break).
+    #[error("expected one CSV record on the line, found {found}")]
+    CsvRecords {
+        /// Records the line held.
+        found: usize,
+    },
     /// The line is not UTF-8 where the format requires it.
     #[error("not valid UTF-8")]
     NotUtf8,

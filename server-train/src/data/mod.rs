@@ -11,7 +11,6 @@
 //!   [`writer`] writes it, [`prepared`] maps it back; [`batch`] makes padded DIN inputs.
 
 pub mod batch;
-mod csv;
 pub mod error;
 pub mod features;
 pub mod goodreads;

@@ -10,7 +10,6 @@
 
 use std::path::Path;
 
-use super::csv::split_csv;
 use super::movielens1m::first_genre;
 use super::raw::{
     IdIndex, IdKind, IdOrder, RatingScale, RawDataset, RawInteraction, RawItem, RawUser,
@@ -52,11 +51,22 @@ fn header(seen: &mut bool, line: &str, expected: &'static str) -> Result<bool, L
     }
 }
 
+/// The `N` fields of one CSV line, RFC 4180 quoting (titles with commas are quoted, inner
+/// quotes doubled), each trimmed.
 fn fields<const N: usize>(line: &str) -> Result<[String; N], LineProblem> {
-    let fields: Vec<String> = split_csv(line)?
-        .into_iter()
-        .map(|f| f.trim().to_string())
-        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let records = reader
+        .records()
+        .collect::<Result<Vec<csv::StringRecord>, csv::Error>>()?;
+    let [record] = &records[..] else {
+        return Err(LineProblem::CsvRecords {
+            found: records.len(),
+        });
+    };
+    let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
     fields
         .try_into()
         .map_err(|fields: Vec<String>| LineProblem::FieldCount {
@@ -156,6 +166,42 @@ fn load_ratings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_titles_keep_their_commas_and_quotes() {
+        assert_eq!(
+            fields::<3>("1,Toy Story (1995),Comedy").expect("plain"),
+            ["1", "Toy Story (1995)", "Comedy"]
+        );
+        assert_eq!(
+            fields::<3>("11,\"American President, The (1995)\",Comedy|Drama|Romance")
+                .expect("quoted"),
+            [
+                "11",
+                "American President, The (1995)",
+                "Comedy|Drama|Romance"
+            ]
+        );
+        assert_eq!(
+            fields::<3>("7,\"Say \"\"Hi\"\", Bob\",Drama").expect("doubled quotes"),
+            ["7", "Say \"Hi\", Bob", "Drama"]
+        );
+        assert_eq!(fields::<3>("a,,c").expect("empty"), ["a", "", "c"]);
+        // An unterminated quote swallows the rest of the line: one field short.
+        assert!(matches!(
+            fields::<3>("1,\"open title,Drama"),
+            Err(LineProblem::FieldCount {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
+        // A quoted line break would be a second record.
+        assert!(matches!(
+            fields::<3>("1,\"a\nb\",c\n2,d,e"),
+            Err(LineProblem::CsvRecords { found: 2 })
+        ));
+    }
 
     #[test]
     fn half_star_codes() {

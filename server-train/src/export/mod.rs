@@ -181,7 +181,8 @@ mod tests {
 
     #[test]
     fn only_finished_reclora_runs_export_and_nothing_is_written_otherwise() {
-        let dir = std::env::temp_dir().join(format!("reclora-export-{}", std::process::id()));
+        let dir_dir = reclora_test_support::TempDir::new("export");
+        let dir = dir_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&dir);
         let out = dir.join("bundle");
 

@@ -153,14 +153,9 @@ pub enum FinetuneError {
         /// burn's record error.
         source: burn::store::RecordError,
     },
-    /// A JSON file of a run folder is corrupt.
-    #[error("run file {path}: {source}")]
-    RunFile {
-        /// The file.
-        path: PathBuf,
-        /// Parser error.
-        source: serde_json::Error,
-    },
+    /// A JSON file of a run folder cannot be written or read.
+    #[error(transparent)]
+    File(#[from] crate::json_file::FileError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

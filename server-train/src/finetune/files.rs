@@ -129,22 +129,4 @@ impl RunFolder {
     }
 }
 
-/// Writes `value` as pretty JSON through a temporary file and a rename.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FinetuneError> {
-    let text = serde_json::to_string_pretty(value).map_err(|source| FinetuneError::RunFile {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, text).map_err(|e| FinetuneError::io(&partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| FinetuneError::io(path, e))
-}
-
-/// Reads a JSON file of the run folder.
-pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, FinetuneError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FinetuneError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| FinetuneError::RunFile {
-        path: path.to_path_buf(),
-        source,
-    })
-}
+pub use crate::json_file::{read_json, write_json};

@@ -19,7 +19,6 @@ pub mod error;
 pub mod eval;
 pub mod files;
 pub mod frozen_crm;
-pub mod init;
 pub mod loss;
 pub mod plan;
 pub mod prompts;

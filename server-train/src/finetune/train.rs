@@ -7,6 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, ModuleOptimizer};
 use indicatif::{ProgressBar, ProgressStyle};
+use reclora_core::dropout::seed_host_dropout;
 use reclora_core::llm::LlamaModel;
 use reclora_core::plora::Plora;
 use reclora_core::prompt::HistoryRetriever;
@@ -17,7 +18,6 @@ use super::encode::PromptEncoder;
 use super::error::FinetuneError;
 use super::files::{RunFolder, TrainState, read_json, write_json};
 use super::frozen_crm::FrozenCrm;
-use super::init::seeded_adapter;
 use super::plan::StepPlan;
 use super::random::derive_seed;
 use super::step::{RowSource, step_gradients};
@@ -129,20 +129,14 @@ fn claim_folder(
     }
     if resume && folder.config().is_file() {
         let stored: FinetuneConfig = read_json(&folder.config())?;
-        // Compared after the same JSON round trip, so float parsing cannot differ.
-        let as_stored = serde_json::to_string(config)
-            .and_then(|text| serde_json::from_str::<FinetuneConfig>(&text))
-            .map_err(|source| FinetuneError::RunFile {
-                path: folder.config(),
-                source,
-            })?;
-        if stored != as_stored {
+        // Floats read back exactly (float_roundtrip), so the stored config equals this one.
+        if stored != *config {
             return Err(FinetuneError::ConfigMismatch {
                 path: folder.config(),
             });
         }
     }
-    write_json(&folder.config(), config)
+    Ok(write_json(&folder.config(), config)?)
 }
 
 /// Trains the adapter of `config.mode` into `out` (for zero-shot: only writes the config)
@@ -165,7 +159,9 @@ pub fn finetune(
 
     let device = inputs.llm.device();
     let mut plan = StepPlan::new(config, inputs.data.split_len(Split::Train))?;
-    let mut plora = seeded_adapter(adapter_config, &inputs.llm.config, config.seed, &device)?;
+    // Drawn on the host: every mode and every resumed or repeated run starts from the same
+    // weights, whatever else uses the backend's (process-global) RNG meanwhile.
+    let mut plora = adapter_config.init_seeded(&inputs.llm.config, config.seed, &device)?;
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay)
         .init();
@@ -208,7 +204,10 @@ pub fn finetune(
         let step = state.steps_done;
         let step_started = Instant::now();
         if reseed_dropout {
-            device.seed(derive_seed(config.seed, DROPOUT_TAG + step as u64));
+            // Host masks on CPU devices (this thread's stream), burn's kernel on GPUs.
+            let seed = derive_seed(config.seed, DROPOUT_TAG + step as u64);
+            seed_host_dropout(seed);
+            device.seed(seed);
         }
         let rows = plan.rows(step);
         let micro_batches = source.micro_batches(&rows, config.micro_batch, &device)?;

@@ -291,13 +291,6 @@ impl ToLeBytes for f32 {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("reclora-lsmr-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
     fn info(table: &ItemEmbeddings) -> ItemTableInfo {
         ItemTableInfo {
             format_version: TABLE_FORMAT_VERSION,
@@ -330,7 +323,8 @@ mod tests {
     /// a folder that is not a table is never replaced.
     #[test]
     fn lsmr_table_round_trip_and_atomic_write() {
-        let root = temp_dir("table");
+        let root_dir = reclora_test_support::TempDir::new("table");
+        let root = root_dir.path().to_path_buf();
         let out = root.join("items");
         let table = table();
         write_atomically(&out, |tmp| table.write(tmp, &info(&table))).expect("write");
@@ -375,7 +369,8 @@ mod tests {
         short.embeddings.pop();
         assert!(matches!(short.validate(), Err(LsmrError::Width { .. })));
 
-        let root = temp_dir("table-shape");
+        let root_dir = reclora_test_support::TempDir::new("table-shape");
+        let root = root_dir.path().to_path_buf();
         let good = table();
         good.write(&root, &info(&good)).expect("write");
         let mut wrong = info(&good);

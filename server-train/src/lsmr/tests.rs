@@ -39,13 +39,6 @@ fn workspace_path(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reclora-lsmr-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 /// The real SmolLM2 tokenizer, read from the GGUF header only (no weights).
 fn smollm2_tokenizer() -> TextTokenizer {
     let gguf = workspace_path("assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -71,7 +64,8 @@ fn tiny_fixture_dataset(root: &Path) -> PreparedDataset {
 /// ratios descend.
 #[test]
 fn lsmr_embed_items_end_to_end_on_the_tiny_fixture() {
-    let root = temp_dir("embed");
+    let root_dir = reclora_test_support::TempDir::new("embed");
+    let root = root_dir.path().to_path_buf();
     let data = tiny_fixture_dataset(&root);
     let tokenizer = smollm2_tokenizer();
     let config = LlamaConfig {
@@ -169,7 +163,8 @@ fn lsmr_embed_items_end_to_end_on_the_tiny_fixture() {
 fn lsmr_pooled_span_is_the_description_for_real_items() {
     let tokenizer = smollm2_tokenizer();
     let real = workspace_path("data/ml-1m");
-    let root = temp_dir("span");
+    let root_dir = reclora_test_support::TempDir::new("span");
+    let root = root_dir.path().to_path_buf();
     let data = if real.join("meta.json").is_file() {
         PreparedDataset::open(&real).expect("open data/ml-1m")
     } else {

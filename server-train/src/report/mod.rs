@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn runs_are_compared_on_their_common_rows() {
-        let root = std::env::temp_dir().join(format!("reclora-report-{}", std::process::id()));
+        let root_dir = reclora_test_support::TempDir::new("report");
+        let root = root_dir.path().to_path_buf();
         let a = run(
             &root,
             "din",
@@ -298,7 +299,8 @@ mod tests {
 
     #[test]
     fn label_disagreement_and_missing_files_are_typed() {
-        let root = std::env::temp_dir().join(format!("reclora-report-bad-{}", std::process::id()));
+        let root_dir = reclora_test_support::TempDir::new("report-bad");
+        let root = root_dir.path().to_path_buf();
         let a = run(&root, "a", Some("x"), &[(0, true, 0.9), (1, false, 0.2)]);
         let b = run(&root, "b", Some("y"), &[(0, false, 0.9), (1, false, 0.2)]);
         assert!(matches!(

@@ -22,8 +22,6 @@ fn main() {
         PathBuf::from,
     );
     let device = Device::flex();
-    // DIN and PLoRA draw their init from the device's generator.
-    device.seed(7);
 
     let untied = |quant| Selector {
         quant,
@@ -39,10 +37,10 @@ fn main() {
         )
         .expect("the tiny LLM serializes")
     };
-    let crm = serialize_module(&din_config().init(&device)).expect("the tiny DIN serializes");
+    let crm = serialize_module(&din_config().init_seeded(7, &device)).expect("the tiny DIN serializes");
     let plora_init = || {
         plora_config()
-            .init(&llm_config(), &device)
+            .init_seeded(&llm_config(), 7, &device)
             .expect("the fixed PLoRA config fits the fixed LLM config")
     };
     let plora = serialize_module(&plora_init()).expect("the tiny PLoRA serializes");

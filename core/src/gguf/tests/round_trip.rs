@@ -253,7 +253,8 @@ fn file_without_tensors_is_valid() {
 #[test]
 fn open_reads_through_mmap() {
     let (bytes, _) = sample_builder().build();
-    let path = std::env::temp_dir().join(format!("reclora-gguf-test-{}.gguf", std::process::id()));
+    let path_dir = reclora_test_support::TempDir::new("gguf-test");
+    let path = path_dir.join("file.gguf");
     std::fs::write(&path, &bytes).expect("write temp file");
     let opened = GgufFile::open(&path);
     std::fs::remove_file(&path).expect("remove temp file");

@@ -5,6 +5,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::helpers::{host, param2, random_values, tensor2};
 use crate::plora::Gate;
+use crate::rng::SplitMix64;
 
 fn vector(values: Vec<f32>, device: &Device) -> Param<Tensor<1>> {
     let len = values.len();
@@ -37,7 +38,16 @@ fn gate_matches_a_scalar_reference_and_rows_sum_to_one() {
     let b1 = random_values(hidden, 24, 0.5);
     let w2 = random_values(hidden * num_meta, 25, 2.0);
     let b2 = random_values(num_meta, 26, 1.0);
-    let mut gate = Gate::init(crm_dim, hidden, num_meta, 0.1, temperature, &device).expect("valid");
+    let mut gate = Gate::init(
+        crm_dim,
+        hidden,
+        num_meta,
+        0.1,
+        temperature,
+        &mut SplitMix64::new(1),
+        &device,
+    )
+    .expect("valid");
     gate.norm.gamma = vector(gamma.clone(), &device);
     gate.norm.beta = Some(vector(beta.clone(), &device));
     gate.hidden.weight = param2(w1.clone(), [crm_dim, hidden], &device);
@@ -95,11 +105,11 @@ fn gate_matches_a_scalar_reference_and_rows_sum_to_one() {
 fn gate_rejects_bad_dropout_and_temperature() {
     let device = Device::flex();
     assert!(matches!(
-        Gate::init(4, 3, 2, 1.0, 5.0, &device),
+        Gate::init(4, 3, 2, 1.0, 5.0, &mut SplitMix64::new(1), &device),
         Err(crate::plora::PloraError::BadDropout(_))
     ));
     assert!(matches!(
-        Gate::init(4, 3, 2, 0.1, 0.0, &device),
+        Gate::init(4, 3, 2, 0.1, 0.0, &mut SplitMix64::new(1), &device),
         Err(crate::plora::PloraError::BadTemperature(_))
     ));
 }

@@ -6,6 +6,7 @@ use super::helpers::{
     HostBank, apply_dense, host, max_abs_diff, param2, random_values, tensor2, tensor3,
 };
 use crate::plora::{MetaLoraBank, MixtureForm};
+use crate::rng::SplitMix64;
 
 const D_IN: usize = 6;
 const D_OUT: usize = 5;
@@ -24,7 +25,7 @@ fn random_bank(num_meta: usize, device: &Device) -> (MetaLoraBank, HostBank) {
         num_meta,
         rank: RANK,
     };
-    let mut bank = MetaLoraBank::init(D_IN, D_OUT, num_meta, RANK, device);
+    let mut bank = MetaLoraBank::init(D_IN, D_OUT, num_meta, RANK, &mut SplitMix64::new(1), device);
     bank.a = param2(host_bank.a.clone(), [D_IN, width], device);
     bank.b = param2(host_bank.b.clone(), [width, D_OUT], device);
     (bank, host_bank)

@@ -90,12 +90,14 @@ fn perturbed(plora: &Plora, probe: Probe, index: usize, step: f32) -> Plora {
     copy
 }
 
+/// Absolute resolution of an f32 central difference at ε = 1e-2 on this loss.
+const FD_FLOOR: f64 = 1e-4;
+
 fn gradients_match_finite_differences(mixture: MixtureForm) {
     let train_device = Device::flex().autodiff();
-    train_device.seed(17);
     let llm = frozen_llm(&train_device);
     let mut plora = config(mixture)
-        .init(&llm.config, &train_device)
+        .init_seeded(&llm.config, 17, &train_device)
         .expect("valid");
     randomize_b(&mut plora, 300, 0.3, &train_device);
 
@@ -159,9 +161,12 @@ fn gradients_match_finite_differences(mixture: MixtureForm) {
                 numeric.abs() > 1e-3,
                 "{probe:?}: gradient too small to test"
             );
+            // The f32 loss (a few nats) is good to a few ULPs, about 1e-6, so a central
+            // difference at ε = 1e-2 is good to about 1e-4 absolute: below that floor a
+            // small gate gradient cannot be resolved to 1 %.
             assert!(
-                relative < 1e-2,
-                "{mixture:?} {probe:?}[{index}]: {relative}"
+                (analytic - numeric).abs() < 1e-2 * numeric.abs() + FD_FLOOR,
+                "{mixture:?} {probe:?}[{index}]: autodiff {analytic}, finite diff {numeric}"
             );
         }
     }

@@ -132,7 +132,8 @@ fn product_reads_weights_in_place_from_an_mmap() {
     let owned = QuantizedMatrixBuf::quantize(WeightQuant::Q4, rows, cols, &w).unwrap();
 
     // 4 header bytes, as a safetensors payload would sit after its header.
-    let path = std::env::temp_dir().join(format!("reclora-quant-{}.bin", std::process::id()));
+    let path_dir = reclora_test_support::TempDir::new("quant");
+    let path = path_dir.join("file.bin");
     let mut file_bytes = vec![0xAB; 4];
     file_bytes.extend_from_slice(owned.view().as_bytes());
     std::fs::write(&path, &file_bytes).unwrap();

@@ -9,7 +9,7 @@ use crate::bundle::{BundleError, CatalogProblem};
 use crate::history::UserProfile;
 use crate::quant::WeightQuant;
 use crate::runtime::{Backend, Recommender, RecommenderOptions, RuntimeError};
-use crate::testkit::TempDir;
+use reclora_test_support::TempDir;
 
 fn cpu_options() -> RecommenderOptions {
     RecommenderOptions {

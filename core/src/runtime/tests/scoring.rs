@@ -7,7 +7,7 @@ use super::reference::{Reference, TestUser, user_a, user_b};
 use crate::history::{Feedback, FsyncPolicy, HistoryOptions, StoredEvent};
 use crate::quant::WeightQuant;
 use crate::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
-use crate::testkit::TempDir;
+use reclora_test_support::TempDir;
 
 const CANDIDATES: [u32; 6] = [5, 34, 233, 1, 89, 21];
 

@@ -188,7 +188,8 @@ fn gguf_rebuild_matches_golden() {
 #[test]
 fn tokenizer_json_round_trip_matches_golden() {
     let rebuilt = TextTokenizer::from_gguf_vocab(&smollm2_vocab()).expect("rebuilds");
-    let dir = std::env::temp_dir().join(format!("reclora-tok-{}", std::process::id()));
+    let dir_dir = reclora_test_support::TempDir::new("tok");
+    let dir = dir_dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("tokenizer.json");
     rebuilt

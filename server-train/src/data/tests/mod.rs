@@ -10,7 +10,6 @@ mod real;
 mod store;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The hand-written 20-rating ML-1M fixture. Stored as `*.dat.fixture` so no file named
 /// like the licensed MovieLens data is ever tracked; tests write it back as `*.dat`.
@@ -57,37 +56,7 @@ pub const GOODREADS_TINY: [(&str, &[u8]); 3] = [
     ),
 ];
 
-/// A temporary folder removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A fresh, empty folder unique to this process and call.
-    pub fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("reclora-data-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A child path.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use reclora_test_support::TempDir;
 
 /// Writes `files` into a new subfolder `name` of `root`.
 pub fn write_files(root: &TempDir, name: &str, files: &[(&str, &[u8])]) -> PathBuf {

@@ -6,8 +6,6 @@
 //! first-appearance dictionaries, `len(history) >= 5`, `int(0.8 * n)`), and from ReLLa's
 //! published `data/ml-1m/proc_data/data/test/test_5_simple.json` (first test prompt).
 
-use std::time::Instant;
-
 use reclora_core::prompt::HistorySelection;
 
 use super::{TempDir, real_dataset};
@@ -21,9 +19,7 @@ fn ml1m_real_counts_features_and_reference_samples() {
     let raw = real_dataset("ml-1m", "ratings.dat");
     let root = TempDir::new("real-ml1m");
     let out = root.join("ml-1m");
-    let started = Instant::now();
     let summary = prepare(DatasetName::Ml1m, &raw, &out).expect("prepare ml-1m");
-    let prepare_seconds = started.elapsed().as_secs_f64();
     assert_eq!(
         summary.to_string(),
         "samples=970009 train=776007 valid=97000 test=97002"
@@ -32,10 +28,7 @@ fn ml1m_real_counts_features_and_reference_samples() {
     assert_eq!(summary.num_features, 16_939);
     assert_eq!(summary.embedding_rows, 16_944);
 
-    let started = Instant::now();
     let data = PreparedDataset::open(&out).expect("open ml-1m");
-    let open_seconds = started.elapsed().as_secs_f64();
-    eprintln!("ml-1m: prepare {prepare_seconds:.2} s, open {open_seconds:.3} s");
 
     let counts: Vec<(&str, u32, u32)> = data
         .meta()

@@ -88,8 +88,7 @@ fn tiny_few2many_trains_the_adapter_and_evaluates_from_its_files() {
     );
     eprintln!(
         "e2e: mean loss epoch 1 {first:.4} → epoch {EPOCHS} {last:.4} (answer token alone \
-         {first_answer:.4} → {last_answer:.4}); {:.1} prompts/s",
-        summary.samples_per_second
+         {first_answer:.4} → {last_answer:.4})"
     );
     assert!(last_answer < first_answer, "{first_answer} → {last_answer}");
     // A random 262-token vocabulary starts near ln 262 ≈ 5.6 per supervised token.

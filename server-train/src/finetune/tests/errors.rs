@@ -12,6 +12,7 @@ use crate::finetune::error::FinetuneError;
 use crate::finetune::files::{RunFolder, TrainState, read_json, write_json};
 use crate::finetune::frozen_crm::FrozenCrm;
 use crate::finetune::retriever::open_retriever;
+use crate::json_file::FileError;
 use crate::lsmr::table::TABLE_FORMAT_VERSION;
 use crate::lsmr::{ItemEmbeddings, ItemTableInfo};
 use reclora_core::prompt::HistoryEvent;
@@ -53,7 +54,7 @@ fn unknown_mode_is_rejected_by_the_parser_and_in_config_json() {
     json["mode"] = "lora-everything".into();
     std::fs::write(&path, json.to_string()).expect("write");
     let error = read_json::<FinetuneConfig>(&path).expect_err("bad mode");
-    assert!(matches!(error, FinetuneError::RunFile { .. }), "{error}");
+    assert!(matches!(error, FileError::Json { .. }), "{error}");
 }
 
 #[test]

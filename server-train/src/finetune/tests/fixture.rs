@@ -2,7 +2,6 @@
 //! tokenizer, a seeded tiny Llama, a small random DIN and a fixed retriever.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -17,34 +16,7 @@ use crate::data::{DatasetName, PreparedDataset, prepare};
 use crate::finetune::config::{FinetuneConfig, FinetuneMode};
 use crate::finetune::frozen_crm::FrozenCrm;
 
-/// A temporary folder removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("reclora-ft-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("temp dir");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use reclora_test_support::TempDir;
 
 /// 8 users × `ratings_per_user` ratings of 20 movies, interleaved in time; ratings cycle so
 /// both labels appear in every split. With 14, positions ≥ 5 give 9 samples per user:

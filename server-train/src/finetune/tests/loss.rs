@@ -14,7 +14,6 @@ use super::fixture::{
 };
 use crate::data::Split;
 use crate::finetune::encode::{AnswerTokens, PromptEncoder, SupervisedRow};
-use crate::finetune::init::seeded_adapter;
 use crate::finetune::loss::{answer_loss, answer_loss_parts, batch_adapter, supervised_targets};
 use crate::finetune::random::SplitMix64;
 use crate::finetune::step::{MicroBatch, step_gradients};
@@ -43,7 +42,7 @@ fn gated_config() -> PloraConfig {
 /// A PLoRA whose B matrices are random too, so the adapter changes the outputs.
 fn random_adapter(device: &Device) -> Plora {
     let llm = super::fixture::tiny_llama_config();
-    let mut plora = seeded_adapter(&gated_config(), &llm, 17, device).expect("valid");
+    let mut plora = gated_config().init_seeded(&llm, 17, device).expect("valid");
     let mut stream = SplitMix64::new(11);
     for projection in plora
         .layers

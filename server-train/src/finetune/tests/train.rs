@@ -12,7 +12,6 @@ use crate::data::PreparedDataset;
 use crate::finetune::config::{FinetuneConfig, FinetuneMode};
 use crate::finetune::files::{RunFolder, TrainState, read_json};
 use crate::finetune::frozen_crm::FrozenCrm;
-use crate::finetune::init::seeded_adapter;
 use crate::finetune::plan::StepPlan;
 use crate::finetune::subset::few_shot_subset;
 use crate::finetune::train::{RunControl, TrainInputs, TrainSummary, finetune};
@@ -222,13 +221,12 @@ fn training_moves_the_adapter_and_leaves_llm_and_crm_untouched() {
 
     let folder = RunFolder::new(root.path());
     let after = load_adapter(&config, &folder.file("adapter-step000001.bpk"), &llm.config);
-    let initial = seeded_adapter(
-        config.plora.as_ref().expect("adapter"),
-        &llm.config,
-        config.seed,
-        &Device::flex(),
-    )
-    .expect("init");
+    let initial = config
+        .plora
+        .as_ref()
+        .expect("adapter")
+        .init_seeded(&llm.config, config.seed, &Device::flex())
+        .expect("init");
     let (after, initial) = (param_values(&after), param_values(&initial));
     let changed = after.iter().zip(&initial).filter(|(a, b)| a != b).count();
     eprintln!(
