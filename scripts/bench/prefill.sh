@@ -12,7 +12,7 @@ tokens="${1:-256}"
 repeats="${2:-5}"
 python="${PYTHON:-python3}"
 gguf="assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
-cargo build --release -q -p reclora-train
+cargo build --release --workspace -q  # --workspace: -p alone re-resolves burn's features
 bin="${CARGO_TARGET_DIR:-$root/target}/release/reclora-train"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -1,11 +1,10 @@
 //! Grouped-query self-attention with RoPE.
 
 use burn::module::Module;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Tensor};
+use burn::tensor::Tensor;
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
+use super::host::{self, LayerMask};
 use super::kv_cache::KvCache;
 use super::projection::Projection;
 use super::rope::RotaryEmbedding;
@@ -35,70 +34,31 @@ impl SelfAttention {
     ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`
-    /// - `mask`: `[batch, heads, seq, cache.len() + seq]`, true where attention is forbidden
+    /// - `mask`: queries `[batch, seq]` over `cache.len() + seq` keys
     /// - returns `[batch, seq, d]`
     pub fn forward(
         &self,
         x: Tensor<3>,
         rope: &RotaryEmbedding,
-        mask: &Tensor<4, Bool>,
+        mask: &LayerMask,
         layer: usize,
         cache: Option<&mut KvCache>,
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
-        let [batch, seq, _] = x.dims();
         let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
         let offset = cache.as_ref().map_or(0, |c| c.len());
-        let split_heads = |t: Tensor<3>, heads: usize| {
-            t.reshape([batch, seq, heads, self.head_dim])
-                .swap_dims(1, 2)
-        };
-        let q = split_heads(
-            project(&self.q_proj, x.clone(), ProjectionKind::Q),
-            self.num_heads,
-        );
-        let k = split_heads(
-            project(&self.k_proj, x.clone(), ProjectionKind::K),
-            self.num_kv_heads,
-        );
-        let v = split_heads(
-            project(&self.v_proj, x, ProjectionKind::V),
-            self.num_kv_heads,
-        );
-        let q = rope.apply(q, offset);
-        let k = rope.apply(k, offset);
+        // Heads stay interleaved in the projections' `[batch, seq, heads · head_dim]`
+        // layout throughout: the kernels read them strided, so nothing is transposed.
+        let q = project(&self.q_proj, x.clone(), ProjectionKind::Q);
+        let k = project(&self.k_proj, x.clone(), ProjectionKind::K);
+        let v = project(&self.v_proj, x, ProjectionKind::V);
+        let q = host::rope(q, self.num_heads, rope, offset);
+        let k = host::rope(k, self.num_kv_heads, rope, offset);
         let (k, v) = match cache {
             Some(cache) => cache.append(layer, k, v),
             None => (k, v),
         };
-        let k = self.repeat_kv(k);
-        let v = self.repeat_kv(v);
-        let context = attention(
-            q,
-            k,
-            v,
-            Some(mask.clone()),
-            None,
-            AttentionModuleOptions::default(),
-        );
-        let context = context
-            .swap_dims(1, 2)
-            .reshape([batch, seq, self.num_heads * self.head_dim]);
+        let context = host::attention(q, k, v, self.num_heads, self.num_kv_heads, mask);
         project(&self.o_proj, context, ProjectionKind::O)
-    }
-
-    /// Repeats each KV head for the query heads that share it (HF `repeat_kv` order).
-    fn repeat_kv(&self, t: Tensor<4>) -> Tensor<4> {
-        let group = self.num_heads / self.num_kv_heads;
-        if group == 1 {
-            return t;
-        }
-        let [batch, kv_heads, seq, head_dim] = t.dims();
-        t.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([
-            batch,
-            kv_heads * group,
-            seq,
-            head_dim,
-        ])
     }
 }

@@ -1,10 +1,11 @@
 //! One pre-norm decoder block.
 
 use burn::module::Module;
-use burn::tensor::{Bool, Tensor};
+use burn::tensor::Tensor;
 
 use super::adapter::ProjectionAdapter;
 use super::attention::SelfAttention;
+use super::host::LayerMask;
 use super::kv_cache::KvCache;
 use super::mlp::SwiGluMlp;
 use super::norm::RmsNorm;
@@ -32,7 +33,7 @@ impl DecoderBlock {
         &self,
         x: Tensor<3>,
         rope: &RotaryEmbedding,
-        mask: &Tensor<4, Bool>,
+        mask: &LayerMask,
         layer: usize,
         cache: Option<&mut KvCache>,
         adapter: Option<&dyn ProjectionAdapter>,

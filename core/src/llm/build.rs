@@ -176,7 +176,7 @@ impl MatrixLoader for DenseMatrices<'_> {
             .source
             .require(&format!("{name}.weight"), &[out, inp])?;
         let bias = bias_of(self.source, name, out, bias)?;
-        Ok(Projection::Dense(linear_from_torch_layout(
+        Ok(Projection::dense(linear_from_torch_layout(
             &weight,
             out,
             inp,

@@ -5,13 +5,14 @@ use burn::tensor::Tensor;
 /// Keys and values of one layer, before GQA head repetition.
 #[derive(Debug, Clone)]
 struct LayerCache {
-    keys: Tensor<4>,
-    values: Tensor<4>,
+    keys: Tensor<3>,
+    values: Tensor<3>,
 }
 
 /// Cached keys and values of every layer for a batch of sequences.
 ///
-/// Keys and values are stored per KV head (`[batch, kv_heads, seq, head_dim]`), so GQA
+/// Keys and values are stored per KV head, position-major (`[batch, seq, kv_heads ·
+/// head_dim]`, the projections' own layout, so appending needs no transpose), and GQA
 /// models keep `num_heads / num_kv_heads` times less memory than after repetition.
 #[derive(Debug, Clone)]
 pub struct KvCache {
@@ -41,18 +42,18 @@ impl KvCache {
     /// Appends this step's keys and values for `layer` and returns all of them.
     ///
     /// # Shapes
-    /// - `keys`, `values`: `[batch, kv_heads, new_seq, head_dim]`
-    /// - returns `[batch, kv_heads, cached + new_seq, head_dim]` twice
+    /// - `keys`, `values`: `[batch, new_seq, kv_heads · head_dim]`
+    /// - returns `[batch, cached + new_seq, kv_heads · head_dim]` twice
     pub(crate) fn append(
         &mut self,
         layer: usize,
-        keys: Tensor<4>,
-        values: Tensor<4>,
-    ) -> (Tensor<4>, Tensor<4>) {
+        keys: Tensor<3>,
+        values: Tensor<3>,
+    ) -> (Tensor<3>, Tensor<3>) {
         let merged = match self.layers[layer].take() {
             Some(old) => LayerCache {
-                keys: Tensor::cat(vec![old.keys, keys], 2),
-                values: Tensor::cat(vec![old.values, values], 2),
+                keys: Tensor::cat(vec![old.keys, keys], 1),
+                values: Tensor::cat(vec![old.values, values], 1),
             },
             None => LayerCache { keys, values },
         };

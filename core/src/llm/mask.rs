@@ -2,7 +2,9 @@
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-/// Which keys each query may see: causal order plus per-row key validity.
+/// Which keys each query may see: causal order, and per row the keys before its length
+/// (the rest is right padding). Query `i` of row `b` (absolute position `past + i`) sees key
+/// `j` when `j == past + i`, or when `j < past + i` and `j < key_len[b]`.
 ///
 /// Built on the host, since it is small and known before the forward pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,8 +12,8 @@ pub struct AttentionMask {
     batch: usize,
     queries: usize,
     past: usize,
-    /// `[batch, past + queries]`: false for padding keys.
-    key_valid: Vec<bool>,
+    /// `[batch]`: valid keys per row, `1..=past + queries`.
+    key_len: Vec<usize>,
 }
 
 impl AttentionMask {
@@ -23,15 +25,16 @@ impl AttentionMask {
     /// A causal mask for right-padded rows of the given lengths after `past` cached
     /// positions that every row may see (a shared prompt prefix).
     pub fn right_padded_after(lengths: &[usize], seq: usize, past: usize) -> Self {
-        let key_valid = lengths
-            .iter()
-            .flat_map(|&len| (0..past + seq).map(move |j| j < past + len))
-            .collect();
         Self {
             batch: lengths.len(),
             queries: seq,
             past,
-            key_valid,
+            // The kernels want at least one valid key: an empty row (all padding, its
+            // outputs unused) is given its first key.
+            key_len: lengths
+                .iter()
+                .map(|&len| (past + len).clamp(1, (past + seq).max(1)))
+                .collect(),
         }
     }
 
@@ -41,25 +44,18 @@ impl AttentionMask {
             batch,
             queries,
             past,
-            key_valid: vec![true; batch * (past + queries)],
+            key_len: vec![past + queries; batch],
         }
     }
 
-    /// A causal mask with explicit key validity, `[batch, past + queries]` row-major.
-    ///
-    /// Returns `None` when `key_valid` has the wrong length.
-    pub fn with_key_validity(
-        batch: usize,
-        queries: usize,
-        past: usize,
-        key_valid: Vec<bool>,
-    ) -> Option<Self> {
-        (key_valid.len() == batch * (past + queries)).then_some(Self {
-            batch,
-            queries,
-            past,
-            key_valid,
-        })
+    /// Valid keys per row.
+    pub fn key_lengths(&self) -> &[usize] {
+        &self.key_len
+    }
+
+    /// Cached positions before the queries.
+    pub fn past(&self) -> usize {
+        self.past
     }
 
     /// Number of keys (cached plus new).
@@ -76,7 +72,7 @@ impl AttentionMask {
     /// so no softmax row is empty (an empty row would give NaN, and NaN·0 leaks).
     pub fn is_masked(&self, b: usize, i: usize, j: usize) -> bool {
         let absolute = self.past + i;
-        j != absolute && (j > absolute || !self.key_valid[b * self.keys() + j])
+        j != absolute && (j > absolute || j >= self.key_len[b])
     }
 
     /// The mask as burn wants it: true where attention is forbidden.

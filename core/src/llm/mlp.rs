@@ -2,9 +2,9 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn::tensor::activation::silu;
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
+use super::host;
 use super::projection::Projection;
 
 /// down(silu(gate(x)) ⊙ up(x)).
@@ -30,8 +30,12 @@ impl SwiGluMlp {
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
         let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
-        let gate = silu(project(&self.gate_proj, x.clone(), ProjectionKind::Gate));
+        let gate = project(&self.gate_proj, x.clone(), ProjectionKind::Gate);
         let up = project(&self.up_proj, x, ProjectionKind::Up);
-        project(&self.down_proj, gate * up, ProjectionKind::Down)
+        project(
+            &self.down_proj,
+            host::swiglu(gate, up),
+            ProjectionKind::Down,
+        )
     }
 }

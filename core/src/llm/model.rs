@@ -9,6 +9,7 @@ use super::adapter::ProjectionAdapter;
 use super::block::DecoderBlock;
 use super::config::LlamaConfig;
 use super::error::LlmError;
+use super::host::LayerMask;
 use super::kv_cache::KvCache;
 use super::mask::AttentionMask;
 use super::norm::RmsNorm;
@@ -68,7 +69,7 @@ impl LlamaModel {
         let flat = tokens.reshape([batch * seq]);
         let mut x = self.embed_tokens.rows(flat).reshape([batch, seq, d]);
         // Built once: every layer shares the same mask.
-        let mask = mask.to_tensor(self.config.num_heads, &x.device());
+        let mask = LayerMask::new(mask, self.config.num_heads, &x.device());
         for (index, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x, &self.rope, &mask, index, cache.as_deref_mut(), adapter);
         }

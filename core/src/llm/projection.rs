@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
+use super::host::{PackedWeight, dense_projection};
 use crate::quant::QuantLinear;
 
 /// y = x·Wᵀ + b, with W dense on the device or quantized on the host.
@@ -12,7 +13,7 @@ use crate::quant::QuantLinear;
 pub enum Projection {
     /// burn's `Linear` (weight `[in, out]` on the device): GGUF, Hugging Face, training,
     /// GPUs.
-    Dense(Linear),
+    Dense(DenseProjection),
     /// A quantized weight read in place: the CPU runtime over a bundle.
     Quantized(QuantProjection),
 }
@@ -27,7 +28,27 @@ pub struct QuantProjection {
     pub linear: QuantLinear,
 }
 
+/// A frozen dense projection: burn's `Linear`, and on the CPU its weight packed once for
+/// the host GEMM (on first use; see [`PackedWeight`]).
+#[derive(Module, Debug)]
+pub struct DenseProjection {
+    /// The weights, `[in, out]`, and the bias.
+    pub linear: Linear,
+    /// The packed copies of the (frozen) weight; the linear must not change after the
+    /// first product.
+    #[module(skip)]
+    pub packed: PackedWeight,
+}
+
 impl Projection {
+    /// A dense projection over `linear`.
+    pub fn dense(linear: Linear) -> Self {
+        Self::Dense(DenseProjection {
+            linear,
+            packed: PackedWeight::default(),
+        })
+    }
+
     /// A quantized projection.
     pub fn quantized(linear: QuantLinear) -> Self {
         Self::Quantized(QuantProjection { linear })
@@ -45,7 +66,7 @@ impl Projection {
     /// everything else its kernel could reject was validated at construction.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Projection::Dense(linear) => linear.forward(x),
+            Projection::Dense(dense) => dense_projection(&dense.linear, &dense.packed, x),
             Projection::Quantized(quantized) => {
                 let in_features = quantized.linear.weight().view().cols();
                 assert_eq!(

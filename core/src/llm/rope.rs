@@ -1,12 +1,16 @@
 //! Rotary position embedding, Hugging Face "rotate half" convention.
 
+use std::sync::Arc;
+
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// Precomputed cos/sin tables for every position up to `max_positions`.
+/// Precomputed cos/sin tables for every position up to `max_positions`: as tensors on the
+/// model's device for burn's generic route, and on the host for the CPU kernels.
 #[derive(Debug, Clone)]
 pub struct RotaryEmbedding {
     cos: Tensor<2>,
     sin: Tensor<2>,
+    host: Arc<(Vec<f32>, Vec<f32>)>,
     max_positions: usize,
 }
 
@@ -32,38 +36,31 @@ impl RotaryEmbedding {
         }
         let shape = [max_positions, head_dim];
         Self {
-            cos: Tensor::from_data(TensorData::new(cos, shape), device),
-            sin: Tensor::from_data(TensorData::new(sin, shape), device),
+            cos: Tensor::from_data(TensorData::new(cos.clone(), shape), device),
+            sin: Tensor::from_data(TensorData::new(sin.clone(), shape), device),
+            host: Arc::new((cos, sin)),
             max_positions,
         }
+    }
+
+    /// The cos and sin tables on the host, `[max_positions, head_dim]` row-major each.
+    pub fn host_tables(&self) -> Arc<(Vec<f32>, Vec<f32>)> {
+        Arc::clone(&self.host)
+    }
+
+    /// Rows `offset..offset + seq` of the cos and sin tables.
+    ///
+    /// # Shapes
+    /// - returns `[seq, head_dim]` twice
+    pub fn tables(&self, offset: usize, seq: usize) -> (Tensor<2>, Tensor<2>) {
+        (
+            self.cos.clone().narrow(0, offset, seq),
+            self.sin.clone().narrow(0, offset, seq),
+        )
     }
 
     /// Longest sequence covered.
     pub fn max_positions(&self) -> usize {
         self.max_positions
-    }
-
-    /// Rotates queries or keys that start at absolute position `offset`.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, heads, seq, head_dim]`
-    /// - returns the same shape
-    pub fn apply(&self, x: Tensor<4>, offset: usize) -> Tensor<4> {
-        let [_, _, seq, head_dim] = x.dims();
-        let cos = self
-            .cos
-            .clone()
-            .narrow(0, offset, seq)
-            .unsqueeze_dims::<4>(&[0, 1]);
-        let sin = self
-            .sin
-            .clone()
-            .narrow(0, offset, seq)
-            .unsqueeze_dims::<4>(&[0, 1]);
-        let half = head_dim / 2;
-        let first = x.clone().narrow(3, 0, half);
-        let second = x.clone().narrow(3, half, half);
-        let rotated = Tensor::cat(vec![second.neg(), first], 3);
-        x * cos + rotated * sin
     }
 }

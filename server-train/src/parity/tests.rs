@@ -197,7 +197,7 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
 
     let rows = data.split_len(Split::Test);
     for (quant, bound) in [(WeightQuant::F32, 2e-5), (WeightQuant::Q8, 0.02)] {
-        let bundle = root.join(&format!("bundle-{quant:?}"));
+        let bundle = root.join(format!("bundle-{quant:?}"));
         export_bundle(&run, quant, &bundle).expect("exports");
         let report = parity(&ParityArgs {
             run: run.clone(),
