@@ -81,11 +81,13 @@ pub(crate) struct XTile {
     /// Bytes from one row's quants to the next (`k`).
     pub(crate) ldq: usize,
     pub(crate) scales: *const f32,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) bias: *const i32,
     pub(crate) dsums: *const f32,
     /// Blocks per row (the stride of the per-block arrays).
     pub(crate) nb: usize,
     /// The tile in the kernel's own layout (null for kernels that read in place).
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) packed: *const u8,
 }
 
@@ -252,19 +254,29 @@ fn even_part(total: usize, parts: usize, index: usize) -> Range<usize> {
     start..start + base + usize::from(index < extra)
 }
 
+/// 64 bytes aligned to 64: the unit of the scratch buffers, so a kernel's own activation
+/// layout can be read with aligned vector loads.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
 thread_local! {
     /// Activation tiles in a kernel's own layout, reused by every block this thread runs.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SCRATCH: Cell<Vec<Line>> = const { Cell::new(Vec::new()) };
 }
 
-/// Runs `f` on a thread-local scratch slice of `len` bytes (contents unspecified); a nested
-/// call gets a fresh buffer.
+/// Runs `f` on a 64-byte aligned thread-local scratch slice of `len` bytes (contents
+/// unspecified); a nested call gets a fresh buffer.
 fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     let mut buf = SCRATCH.take();
-    if buf.len() < len {
-        buf.resize(len, 0);
+    let lines = len.div_ceil(64);
+    if buf.len() < lines {
+        buf.resize(lines, Line([0; 64]));
     }
-    let result = f(&mut buf[..len]);
+    // SAFETY: `Line` is 64 plain bytes without padding: the first `lines` elements are
+    // `64 · lines ≥ len` initialized contiguous bytes, borrowed mutably through `buf`.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), len) };
+    let result = f(bytes);
     SCRATCH.set(buf);
     result
 }

@@ -1,9 +1,9 @@
 //! Integer matrix products `y = x·Wᵀ` on block-quantized weights, read in place.
 //!
 //! A weight `W: [n, k]` (PyTorch's and GGUF's `[out, in]`) is stored as ggml Q8_0 or Q4_1
-//! blocks of 32 along k, repacked into 32-row interleaved panels ([`PackedWeights`], layout
-//! in [`pack`](self#packed-layout)); the packed bytes can be written to a file and multiplied
-//! by straight from a memory map through a validated [`PackedView`]. An activation
+//! blocks of 32 along k, repacked into 32-row interleaved panels ([`PackedWeights`]); the
+//! packed bytes can be written to a file and multiplied by straight from a memory map through
+//! a validated [`PackedView`]. An activation
 //! `x: [m, k]` is quantized once per row to Q8 blocks ([`QuantizedActivations`]) and shared
 //! by every weight it meets; [`qmatmul`] then computes
 //!
@@ -15,13 +15,17 @@
 //!
 //! # Formats
 //!
-//! - Plain blocks ([`blocks`](BlockQ8_0)): [`BlockQ8_0`] (34 bytes: f16 `d`, 32 × i8; `w = d·q`)
+//! - Plain blocks: [`BlockQ8_0`] (34 bytes: f16 `d`, 32 × i8; `w = d·q`)
 //!   and [`BlockQ4_1`] (20 bytes: f16 `d`, f16 `m`, 16 bytes of nibbles, element `j` low and
 //!   `j + 16` high; `w = d·q + m`), byte for byte ggml's.
 //! - Packed panels ([`PackedWeights`], [`PackedView`]): a 64-byte header (magic `RQPK`, format
 //!   id [`Q8_0_X32_FORMAT_ID`] or [`Q4_1_X32_FORMAT_ID`], rows, cols), then 32-row panels of
-//!   panel-blocks, each a block of 32 rows with the rows' scales first and their quants
-//!   interleaved 4 bytes at a time (see [`PackedView`]'s module docs for the offsets).
+//!   panel-blocks, each one 32-column block of the panel's 32 rows: the rows' f16 scales
+//!   (Q8_0: 64 bytes) or scales and minimums (Q4_1: 128 bytes), then the quants interleaved
+//!   4 bytes at a time: byte `t` of group `g` of row `r` at `4·(32g + r) + t` past them, holding
+//!   `qs[4g + t]` of the row's plain block (8 groups for Q8_0, 4 nibble groups for Q4_1).
+//!   A panel-block is 1088 (Q8_0) or 640 (Q4_1) bytes, a multiple of 64: the same bytes per
+//!   weight as the plain blocks.
 //!
 //! # Instruction sets
 //!

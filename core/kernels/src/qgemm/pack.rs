@@ -165,6 +165,13 @@ pub enum QuantError {
         /// Its offset.
         offset: usize,
     },
+    /// An f32 weight to quantize is infinite or NaN.
+    NonFiniteWeight {
+        /// Its row.
+        row: usize,
+        /// Its column.
+        col: usize,
+    },
     /// A scale or minimum is infinite or NaN.
     NonFiniteScale {
         /// Weight row (possibly a padding row, `≥ rows`).
@@ -201,6 +208,9 @@ impl fmt::Display for QuantError {
             ),
             QuantError::ReservedNotZero { offset } => {
                 write!(f, "packed weight: reserved header byte {offset} is not zero")
+            }
+            QuantError::NonFiniteWeight { row, col } => {
+                write!(f, "weight [{row}, {col}] is infinite or NaN")
             }
             QuantError::NonFiniteScale { row, block } => write!(
                 f,
@@ -590,7 +600,13 @@ fn check_f32_shape(w: &[f32], rows: usize, cols: usize) -> Result<(), QuantError
             actual: w.len(),
         });
     }
-    Ok(())
+    match w.par_iter().position_first(|v| !v.is_finite()) {
+        Some(index) => Err(QuantError::NonFiniteWeight {
+            row: index / cols,
+            col: index % cols,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Quantizes an f32 weight to Q8_0 (ggml's quantizer, bit for bit) and packs it.
@@ -601,8 +617,8 @@ fn check_f32_shape(w: &[f32], rows: usize, cols: usize) -> Result<(), QuantError
 ///
 /// # Errors
 ///
-/// As [`pack_q8`]; [`QuantError::NonFiniteScale`] where `w` holds infinities or NaN, or
-/// values beyond the f16 range times 127.
+/// As [`pack_q8`]; [`QuantError::NonFiniteWeight`] where `w` holds infinities or NaN,
+/// [`QuantError::NonFiniteScale`] where a block's scale exceeds the f16 range.
 pub fn quantize_q8(w: &[f32], rows: usize, cols: usize) -> Result<PackedWeights, QuantError> {
     check_f32_shape(w, rows, cols)?;
     pack_q8(&quantize_q8_0_blocks(w, rows, cols), rows, cols)
