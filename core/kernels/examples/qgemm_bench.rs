@@ -103,7 +103,9 @@ fn parse_options() -> Options {
         }
     }
     if options.cpu_time && options.threads != 1 {
-        usage_error(format_args!("--cpu-time times one thread: use it with --threads 1"));
+        usage_error(format_args!(
+            "--cpu-time times one thread: use it with --threads 1"
+        ));
     }
     options
 }
@@ -222,8 +224,10 @@ fn run_shapes(options: &Options) {
             }
             let w = normal(n * k, 1, 0.02);
             let x = normal(m * k, 2, 1.0);
-            let q8 = qgemm::quantize_q8(&w, n, k).unwrap_or_else(|e| usage_error(format_args!("{e}")));
-            let q4 = qgemm::quantize_q4(&w, n, k).unwrap_or_else(|e| usage_error(format_args!("{e}")));
+            let q8 =
+                qgemm::quantize_q8(&w, n, k).unwrap_or_else(|e| usage_error(format_args!("{e}")));
+            let q4 =
+                qgemm::quantize_q4(&w, n, k).unwrap_or_else(|e| usage_error(format_args!("{e}")));
             let f32_weight = PackedMatrix::pack(&q8.view().dequantize(), k, n, Layout::Transposed);
             let acts = QuantizedActivations::quantize(&x, m, k);
             let mut requantized = acts.clone();
@@ -233,15 +237,37 @@ fn run_shapes(options: &Options) {
             let mut outputs = [(); 3].map(|_| vec![0.0f32; m * n]);
             let [y_f32, y_q8, y_q4] = &mut outputs;
             let mut f32_op = || {
-                matmul_packed(black_box(&x), m, k, &f32_weight, y_f32, n, Accumulate::Overwrite);
+                matmul_packed(
+                    black_box(&x),
+                    m,
+                    k,
+                    &f32_weight,
+                    y_f32,
+                    n,
+                    Accumulate::Overwrite,
+                );
                 black_box(&y_f32);
             };
             let mut q8_op = || {
-                qmatmul_with(kernel, black_box(&acts), q8v, y_q8, n, Accumulate::Overwrite);
+                qmatmul_with(
+                    kernel,
+                    black_box(&acts),
+                    q8v,
+                    y_q8,
+                    n,
+                    Accumulate::Overwrite,
+                );
                 black_box(&y_q8);
             };
             let mut q4_op = || {
-                qmatmul_with(kernel, black_box(&acts), q4v, y_q4, n, Accumulate::Overwrite);
+                qmatmul_with(
+                    kernel,
+                    black_box(&acts),
+                    q4v,
+                    y_q4,
+                    n,
+                    Accumulate::Overwrite,
+                );
                 black_box(&y_q4);
             };
             let mut quant_op = || {
@@ -366,15 +392,21 @@ fn run_peak(options: &Options) {
     for threads in [1, 2] {
         if has("avx512vnni") {
             // SAFETY: AVX-512 VNNI and BW are present (checked just above).
-            measure("int8 zmm vnni", threads, steps * 64.0, |s| unsafe { peak::vnni512(s) });
+            measure("int8 zmm vnni", threads, steps * 64.0, |s| unsafe {
+                peak::vnni512(s)
+            });
         }
         if has("avxvnni") {
             // SAFETY: AVX-VNNI is present (checked just above).
-            measure("int8 ymm vnni", threads, steps * 32.0, |s| unsafe { peak::vnni256(s) });
+            measure("int8 ymm vnni", threads, steps * 32.0, |s| unsafe {
+                peak::vnni256(s)
+            });
         }
         if has("avx512f") {
             // SAFETY: AVX-512F is present (checked just above).
-            measure("f32 zmm fma", threads, steps * 16.0, |s| unsafe { peak::fma512(s) });
+            measure("f32 zmm fma", threads, steps * 16.0, |s| unsafe {
+                peak::fma512(s)
+            });
         }
     }
 }
@@ -408,10 +440,14 @@ fn read_gguf(bytes: &[u8]) -> Result<(Vec<GgufTensor>, usize), String> {
             Ok(slice)
         }
         fn u32(&mut self) -> Result<u32, String> {
-            Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "u32")?))
+            Ok(u32::from_le_bytes(
+                self.take(4)?.try_into().map_err(|_| "u32")?,
+            ))
         }
         fn u64(&mut self) -> Result<u64, String> {
-            Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "u64")?))
+            Ok(u64::from_le_bytes(
+                self.take(8)?.try_into().map_err(|_| "u64")?,
+            ))
         }
         fn string(&mut self) -> Result<String, String> {
             let len = self.u64()? as usize;
@@ -461,7 +497,9 @@ fn read_gguf(bytes: &[u8]) -> Result<(Vec<GgufTensor>, usize), String> {
     for _ in 0..tensors {
         let name = r.string()?;
         let dims = r.u32()? as usize;
-        let shape: Vec<usize> = (0..dims).map(|_| r.u64().map(|d| d as usize)).collect::<Result<_, _>>()?;
+        let shape: Vec<usize> = (0..dims)
+            .map(|_| r.u64().map(|d| d as usize))
+            .collect::<Result<_, _>>()?;
         let ggml_type = r.u32()?;
         let offset = r.u64()? as usize;
         if dims == 2 && (ggml_type == 3 || ggml_type == 8) {
@@ -483,7 +521,11 @@ fn q4_0_round_trip(w: &[f32]) -> Vec<f32> {
     w.chunks(32)
         .flat_map(|x| {
             let (_, max) = x.iter().fold((0.0f32, 0.0f32), |(amax, max), &v| {
-                if amax < v.abs() { (v.abs(), v) } else { (amax, max) }
+                if amax < v.abs() {
+                    (v.abs(), v)
+                } else {
+                    (amax, max)
+                }
             });
             let d = max / -8.0;
             let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -503,7 +545,13 @@ fn run_gguf(path: &str) {
     let (tensors, data) = read_gguf(&bytes).unwrap_or_else(|e| usage_error(format_args!("{e}")));
     println!("quantization error on {path} (relative RMS over all listed tensors)");
     // Σ error² per variant, Σ w², by source type.
-    let variants = ["pack from blocks", "Q8_0", "Q4_0 (ggml)", "Q4_1 min/max", "Q4_1 search"];
+    let variants = [
+        "pack from blocks",
+        "Q8_0",
+        "Q4_0 (ggml)",
+        "Q4_1 min/max",
+        "Q4_1 search",
+    ];
     for source in [3u32, 8] {
         let mut errors = [0.0f64; 5];
         let mut norm = 0.0f64;
@@ -515,16 +563,26 @@ fn run_gguf(path: &str) {
             let len = t.rows * t.cols / 32 * block_bytes;
             let blocks = &bytes[data + t.offset..][..len];
             let (w, packed) = if source == 3 {
-                (qgemm::dequantize_q4_1_blocks(blocks), qgemm::pack_q4(blocks, t.rows, t.cols))
+                (
+                    qgemm::dequantize_q4_1_blocks(blocks),
+                    qgemm::pack_q4(blocks, t.rows, t.cols),
+                )
             } else {
-                (qgemm::dequantize_q8_0_blocks(blocks), qgemm::pack_q8(blocks, t.rows, t.cols))
+                (
+                    qgemm::dequantize_q8_0_blocks(blocks),
+                    qgemm::pack_q8(blocks, t.rows, t.cols),
+                )
             };
             let packed = packed.unwrap_or_else(|e| usage_error(format_args!("{}: {e}", t.name)));
-            let q8 = qgemm::quantize_q8(&w, t.rows, t.cols).unwrap_or_else(|e| usage_error(format_args!("{e}")));
-            let q4 = qgemm::quantize_q4(&w, t.rows, t.cols).unwrap_or_else(|e| usage_error(format_args!("{e}")));
+            let q8 = qgemm::quantize_q8(&w, t.rows, t.cols)
+                .unwrap_or_else(|e| usage_error(format_args!("{e}")));
+            let q4 = qgemm::quantize_q4(&w, t.rows, t.cols)
+                .unwrap_or_else(|e| usage_error(format_args!("{e}")));
             let minmax: Vec<f32> = w
                 .chunks(32)
-                .flat_map(|x| BlockQ4_1::quantize_minmax(x.try_into().unwrap_or(&[0.0; 32])).dequantize())
+                .flat_map(|x| {
+                    BlockQ4_1::quantize_minmax(x.try_into().unwrap_or(&[0.0; 32])).dequantize()
+                })
                 .collect();
             let decoded = [
                 packed.view().dequantize(),
@@ -534,7 +592,11 @@ fn run_gguf(path: &str) {
                 q4.view().dequantize(),
             ];
             for (error, d) in errors.iter_mut().zip(&decoded) {
-                *error += d.iter().zip(&w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+                *error += d
+                    .iter()
+                    .zip(&w)
+                    .map(|(a, b)| f64::from(a - b).powi(2))
+                    .sum::<f64>();
             }
             norm += w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
             count += 1;
@@ -545,26 +607,45 @@ fn run_gguf(path: &str) {
                 let acts = QuantizedActivations::quantize(&x, m, t.cols);
                 let reference = dense(&x, &w, m, t.rows, t.cols);
                 y_norm += reference.iter().map(|v| v * v).sum::<f64>();
-                let views: [Option<PackedView<'_>>; 5] =
-                    [Some(packed.view()), Some(q8.view()), None, None, Some(q4.view())];
+                let views: [Option<PackedView<'_>>; 5] = [
+                    Some(packed.view()),
+                    Some(q8.view()),
+                    None,
+                    None,
+                    Some(q4.view()),
+                ];
                 for (error, view) in y_errors.iter_mut().zip(views) {
                     if let Some(view) = view {
                         let mut y = vec![0.0f32; m * t.rows];
                         qgemm::qmatmul(&acts, view, &mut y, t.rows, Accumulate::Overwrite);
-                        *error += y.iter().zip(&reference).map(|(&a, b)| (f64::from(a) - b).powi(2)).sum::<f64>();
+                        *error += y
+                            .iter()
+                            .zip(&reference)
+                            .map(|(&a, b)| (f64::from(a) - b).powi(2))
+                            .sum::<f64>();
                     }
                 }
             }
         }
-        let label = if source == 3 { "Q4_1 source" } else { "Q8_0 source" };
+        let label = if source == 3 {
+            "Q4_1 source"
+        } else {
+            "Q8_0 source"
+        };
         println!("{label}: {count} tensors");
         for ((name, e), ye) in variants.iter().zip(errors).zip(y_errors) {
             let y_part = if ye > 0.0 || *name == "pack from blocks" {
-                format!("   y = x·Wᵀ (blk.0 / embd, int8 x) rel RMS {:.5}", (ye / y_norm).sqrt())
+                format!(
+                    "   y = x·Wᵀ (blk.0 / embd, int8 x) rel RMS {:.5}",
+                    (ye / y_norm).sqrt()
+                )
             } else {
                 String::new()
             };
-            println!("  {name:<17} weight rel RMS {:.5}{y_part}", (e / norm).sqrt());
+            println!(
+                "  {name:<17} weight rel RMS {:.5}{y_part}",
+                (e / norm).sqrt()
+            );
         }
     }
 }

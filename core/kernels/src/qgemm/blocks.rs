@@ -115,7 +115,11 @@ impl BlockQ4_1 {
     pub fn nibbles(&self) -> [u8; BLOCK] {
         std::array::from_fn(|j| {
             let byte = self.qs[j % (BLOCK / 2)];
-            if j < BLOCK / 2 { byte & 0x0F } else { byte >> 4 }
+            if j < BLOCK / 2 {
+                byte & 0x0F
+            } else {
+                byte >> 4
+            }
         })
     }
 
@@ -154,7 +158,10 @@ impl BlockQ4_1 {
     /// also returns the block itself.
     pub fn quantize(x: &[f32; BLOCK]) -> Self {
         let start = Self::quantize_minmax(x);
-        let (min, max) = (f16_to_f32(start.m), x.iter().fold(-f32::MAX, |a, &v| a.max(v)));
+        let (min, max) = (
+            f16_to_f32(start.m),
+            x.iter().fold(-f32::MAX, |a, &v| a.max(v)),
+        );
         let mut best = nearest_q4_1(x, start.d, start.m);
         let mut best_error = q4_1_error(x, &best);
         if !best_error.is_finite() || best_error == 0.0 {
@@ -163,7 +170,7 @@ impl BlockQ4_1 {
         let range = max - min;
         for steps in [14.0f32, 14.5, 15.5, 16.0, 15.0] {
             let d = range / steps;
-            if !(d > 0.0) {
+            if d.is_nan() || d <= 0.0 {
                 continue;
             }
             // Nibbles for this scale with the minimum at the block's minimum, then the least
@@ -311,7 +318,10 @@ fn quantize_blocks(
     }
     let row_bytes = cols / BLOCK * block_bytes;
     let quantize_row = |(src, dst): (&[f32], &mut [u8])| {
-        for (x, block) in src.chunks_exact(BLOCK).zip(dst.chunks_exact_mut(block_bytes)) {
+        for (x, block) in src
+            .chunks_exact(BLOCK)
+            .zip(dst.chunks_exact_mut(block_bytes))
+        {
             let x: &[f32; BLOCK] = x.try_into().unwrap_or_else(|_| unreachable!());
             block.copy_from_slice(&quantize(x));
         }
@@ -340,7 +350,9 @@ pub fn dequantize_q8_0_blocks(blocks: &[u8]) -> Vec<f32> {
     );
     blocks
         .chunks_exact(Q8_0_BLOCK_BYTES)
-        .flat_map(|b| BlockQ8_0::from_bytes(b.try_into().unwrap_or_else(|_| unreachable!())).dequantize())
+        .flat_map(|b| {
+            BlockQ8_0::from_bytes(b.try_into().unwrap_or_else(|_| unreachable!())).dequantize()
+        })
         .collect()
 }
 
@@ -356,7 +368,9 @@ pub fn dequantize_q4_1_blocks(blocks: &[u8]) -> Vec<f32> {
     );
     blocks
         .chunks_exact(Q4_1_BLOCK_BYTES)
-        .flat_map(|b| BlockQ4_1::from_bytes(b.try_into().unwrap_or_else(|_| unreachable!())).dequantize())
+        .flat_map(|b| {
+            BlockQ4_1::from_bytes(b.try_into().unwrap_or_else(|_| unreachable!())).dequantize()
+        })
         .collect()
 }
 

@@ -86,9 +86,9 @@ pub use blocks::{
     quantize_q4_1_blocks_minmax, quantize_q8_0_blocks,
 };
 pub use pack::{
-    PACKED_HEADER_BYTES, PACKED_MAGIC, PANEL_ROWS, PackedView, PackedWeights, Q4_1_PANEL_BLOCK_BYTES,
-    Q4_1_X32_FORMAT_ID, Q8_0_PANEL_BLOCK_BYTES, Q8_0_X32_FORMAT_ID, QFormat, QuantError,
-    pack_q4, pack_q8, packed_len, quantize_q4, quantize_q8,
+    PACKED_HEADER_BYTES, PACKED_MAGIC, PANEL_ROWS, PackedView, PackedWeights,
+    Q4_1_PANEL_BLOCK_BYTES, Q4_1_X32_FORMAT_ID, Q8_0_PANEL_BLOCK_BYTES, Q8_0_X32_FORMAT_ID,
+    QFormat, QuantError, pack_q4, pack_q8, packed_len, quantize_q4, quantize_q8,
 };
 pub use quantize::QuantizedActivations;
 
@@ -194,7 +194,9 @@ impl QKernel {
 
     /// The kernel named `name` (as [`QKernel::name`] spells it).
     pub fn from_name(name: &str) -> Option<QKernel> {
-        QKernel::ALL.into_iter().find(|kernel| kernel.name() == name)
+        QKernel::ALL
+            .into_iter()
+            .find(|kernel| kernel.name() == name)
     }
 
     fn assert_available(self) {

@@ -589,7 +589,11 @@ unsafe fn i8mm_tile<const ROWS: usize, const Q4: bool>(
                 let dsum = vld1q_f32(scales.add(4));
                 for (q, (sum, &dot)) in row.iter_mut().zip(dot_row).enumerate() {
                     let scaled = vfmaq_f32(*sum, vcvtq_f32_s32(dot), vmulq_f32(dx, dw[q]));
-                    *sum = if Q4 { vfmaq_f32(scaled, mw[q], dsum) } else { scaled };
+                    *sum = if Q4 {
+                        vfmaq_f32(scaled, mw[q], dsum)
+                    } else {
+                        scaled
+                    };
                 }
             }
         }
@@ -626,9 +630,7 @@ impl NeonI8mm {
             // SAFETY: forwarded contract; r0 + 8 ≤ 32.
             unsafe {
                 match format {
-                    QFormat::Q8_0 => {
-                        i8mm_tile::<ROWS, false>(s, x, panel, nb, r0, c, ldc, load_c)
-                    }
+                    QFormat::Q8_0 => i8mm_tile::<ROWS, false>(s, x, panel, nb, r0, c, ldc, load_c),
                     QFormat::Q4_1 => i8mm_tile::<ROWS, true>(s, x, panel, nb, r0, c, ldc, load_c),
                 }
             }
@@ -669,9 +671,15 @@ impl QMicrokernel for NeonI8mm {
                             }
                         }
                     }
-                    let value = |array: &[f32], h: usize| both[h].map_or(0.0, |row| array[row * nb + b]);
+                    let value =
+                        |array: &[f32], h: usize| both[h].map_or(0.0, |row| array[row * nb + b]);
                     let spread = |array: &[f32]| {
-                        [value(array, 0), value(array, 0), value(array, 1), value(array, 1)]
+                        [
+                            value(array, 0),
+                            value(array, 0),
+                            value(array, 1),
+                            value(array, 1),
+                        ]
                     };
                     for (at, array) in [(64, &acts.scales), (80, &acts.dsums)] {
                         for (lane, v) in spread(array).into_iter().enumerate() {

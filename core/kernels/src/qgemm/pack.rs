@@ -63,8 +63,8 @@ pub const Q8_0_PANEL_BLOCK_BYTES: usize = PANEL_ROWS * Q8_0_BLOCK_BYTES;
 /// Bytes of one Q4_1 panel-block: 32 rows × one 32-column block.
 pub const Q4_1_PANEL_BLOCK_BYTES: usize = PANEL_ROWS * Q4_1_BLOCK_BYTES;
 
-const _: () = assert!(Q8_0_PANEL_BLOCK_BYTES == 1088 && Q8_0_PANEL_BLOCK_BYTES % 64 == 0);
-const _: () = assert!(Q4_1_PANEL_BLOCK_BYTES == 640 && Q4_1_PANEL_BLOCK_BYTES % 64 == 0);
+const _: () = assert!(Q8_0_PANEL_BLOCK_BYTES == 1088 && Q8_0_PANEL_BLOCK_BYTES.is_multiple_of(64));
+const _: () = assert!(Q4_1_PANEL_BLOCK_BYTES == 640 && Q4_1_PANEL_BLOCK_BYTES.is_multiple_of(64));
 
 /// Offset of the quants in a Q8_0 panel-block.
 pub(crate) const Q8_QS_OFFSET: usize = 2 * PANEL_ROWS;
@@ -199,7 +199,10 @@ impl fmt::Display for QuantError {
                 "packed weight: {len} bytes, shorter than its {PACKED_HEADER_BYTES}-byte header"
             ),
             QuantError::BadMagic { found } => {
-                write!(f, "packed weight: magic {found:?}, expected {PACKED_MAGIC:?}")
+                write!(
+                    f,
+                    "packed weight: magic {found:?}, expected {PACKED_MAGIC:?}"
+                )
             }
             QuantError::UnknownFormat { id } => write!(
                 f,
@@ -207,7 +210,10 @@ impl fmt::Display for QuantError {
                  Q4_1 {Q4_1_X32_FORMAT_ID:#010x}); repack it with this version"
             ),
             QuantError::ReservedNotZero { offset } => {
-                write!(f, "packed weight: reserved header byte {offset} is not zero")
+                write!(
+                    f,
+                    "packed weight: reserved header byte {offset} is not zero"
+                )
             }
             QuantError::NonFiniteWeight { row, col } => {
                 write!(f, "weight [{row}, {col}] is infinite or NaN")
@@ -230,7 +236,11 @@ impl std::error::Error for QuantError {}
 /// `u32::MAX`, or the size overflows.
 pub fn packed_len(format: QFormat, rows: usize, cols: usize) -> Result<usize, QuantError> {
     let shape = QuantError::Shape { rows, cols };
-    if cols == 0 || !cols.is_multiple_of(BLOCK) || rows > u32::MAX as usize || cols > u32::MAX as usize {
+    if cols == 0
+        || !cols.is_multiple_of(BLOCK)
+        || rows > u32::MAX as usize
+        || cols > u32::MAX as usize
+    {
         return Err(shape);
     }
     rows.div_ceil(PANEL_ROWS)
@@ -428,8 +438,14 @@ impl<'a> PackedView<'a> {
                 let bytes = self.format.block_bytes();
                 for (values, block) in dst.chunks_exact_mut(BLOCK).zip(plain.chunks_exact(bytes)) {
                     values.copy_from_slice(&match self.format {
-                        QFormat::Q8_0 => BlockQ8_0::from_bytes(block.try_into().unwrap_or_else(|_| unreachable!())).dequantize(),
-                        QFormat::Q4_1 => BlockQ4_1::from_bytes(block.try_into().unwrap_or_else(|_| unreachable!())).dequantize(),
+                        QFormat::Q8_0 => BlockQ8_0::from_bytes(
+                            block.try_into().unwrap_or_else(|_| unreachable!()),
+                        )
+                        .dequantize(),
+                        QFormat::Q4_1 => BlockQ4_1::from_bytes(
+                            block.try_into().unwrap_or_else(|_| unreachable!()),
+                        )
+                        .dequantize(),
                     });
                 }
             });

@@ -15,7 +15,9 @@ use std::slice;
 
 use super::blocks::BLOCK;
 use super::driver::{QMicrokernel, XTile};
-use super::pack::{GROUP_BYTES, PANEL_ROWS, Q4_M_OFFSET, Q4_QS_OFFSET, Q8_QS_OFFSET, QFormat, panel_scales};
+use super::pack::{
+    GROUP_BYTES, PANEL_ROWS, Q4_M_OFFSET, Q4_QS_OFFSET, Q8_QS_OFFSET, QFormat, panel_scales,
+};
 
 const MR: usize = 4;
 
@@ -44,7 +46,8 @@ impl QMicrokernel for Portable {
         if load_c {
             for (i, acc_row) in acc.iter_mut().take(rows).enumerate() {
                 // SAFETY: tile row i < rows has 32 valid floats that only this call touches.
-                acc_row.copy_from_slice(unsafe { slice::from_raw_parts(c.add(i * ldc), PANEL_ROWS) });
+                acc_row
+                    .copy_from_slice(unsafe { slice::from_raw_parts(c.add(i * ldc), PANEL_ROWS) });
             }
         }
         for (b, block) in panel.chunks_exact(pb).enumerate() {
@@ -77,7 +80,8 @@ impl QMicrokernel for Portable {
         }
         for (i, acc_row) in acc.iter().take(rows).enumerate() {
             // SAFETY: as for the load.
-            unsafe { slice::from_raw_parts_mut(c.add(i * ldc), PANEL_ROWS) }.copy_from_slice(acc_row);
+            unsafe { slice::from_raw_parts_mut(c.add(i * ldc), PANEL_ROWS) }
+                .copy_from_slice(acc_row);
         }
     }
 }
@@ -95,7 +99,11 @@ fn q4_rows(block: &[u8]) -> [[i8; BLOCK]; PANEL_ROWS] {
         std::array::from_fn(|t| {
             let j = t % (BLOCK / 2);
             let byte = block[Q4_QS_OFFSET + (j / 4) * GROUP_BYTES + 4 * r + j % 4];
-            (if t < BLOCK / 2 { byte & 0x0F } else { byte >> 4 }) as i8
+            (if t < BLOCK / 2 {
+                byte & 0x0F
+            } else {
+                byte >> 4
+            }) as i8
         })
     })
 }

@@ -76,9 +76,8 @@ impl QuantizedActivations {
             return;
         }
         let quantize = row_quantizer();
-        let run = |((((x, qs), scales), bias), dsums): RowOut<'_>| {
-            quantize(x, qs, scales, bias, dsums)
-        };
+        let run =
+            |((((x, qs), scales), bias), dsums): RowOut<'_>| quantize(x, qs, scales, bias, dsums);
         if m * k >= PARALLEL_MIN_ELEMS {
             x.par_chunks_exact(k)
                 .zip(self.qs.par_chunks_exact_mut(k))
@@ -179,13 +178,7 @@ fn quantize_row_avx2(
 
 /// Quantizes one row: plain Rust the compiler vectorizes for the enclosing target features.
 #[inline(always)]
-fn quantize_row(
-    x: &[f32],
-    qs: &mut [i8],
-    scales: &mut [f32],
-    bias: &mut [i32],
-    dsums: &mut [f32],
-) {
+fn quantize_row(x: &[f32], qs: &mut [i8], scales: &mut [f32], bias: &mut [i32], dsums: &mut [f32]) {
     let blocks = x
         .chunks_exact(BLOCK)
         .zip(qs.chunks_exact_mut(BLOCK))

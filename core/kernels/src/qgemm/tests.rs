@@ -172,7 +172,10 @@ fn q4_1_search_is_never_worse_than_minmax_and_keeps_q4_1_blocks() {
     // Constant blocks: zero scale, exact.
     let flat = [0.25f32; BLOCK];
     assert_eq!(BlockQ4_1::quantize(&flat).dequantize(), flat);
-    assert_eq!(BlockQ8_0::quantize(&[0.0; BLOCK]).dequantize(), [0.0; BLOCK]);
+    assert_eq!(
+        BlockQ8_0::quantize(&[0.0; BLOCK]).dequantize(),
+        [0.0; BLOCK]
+    );
 }
 
 // ---- packing and validation -----------------------------------------------------------
@@ -192,16 +195,25 @@ fn packing_round_trips_through_plain_blocks_and_bytes() {
                 QFormat::Q4_1 => pack_q4(&plain, rows, cols),
             }
             .unwrap();
-            assert_eq!(packed.as_bytes().len(), packed_len(format, rows, cols).unwrap());
+            assert_eq!(
+                packed.as_bytes().len(),
+                packed_len(format, rows, cols).unwrap()
+            );
             assert_eq!(packed.as_bytes().as_ptr().addr() % 64, 0);
             assert!(packed.view().is_aligned());
             // From f32 directly: the same bytes.
-            assert_eq!(quantize(format, &w, rows, cols).as_bytes(), packed.as_bytes());
+            assert_eq!(
+                quantize(format, &w, rows, cols).as_bytes(),
+                packed.as_bytes()
+            );
             // Through a file's bytes (copied to an unaligned place, as a map may give them).
             let mut stored = vec![0u8; packed.as_bytes().len() + 1];
             stored[1..].copy_from_slice(packed.as_bytes());
             let view = PackedView::from_bytes(&stored[1..]).unwrap();
-            assert_eq!((view.format(), view.rows(), view.cols()), (format, rows, cols));
+            assert_eq!(
+                (view.format(), view.rows(), view.cols()),
+                (format, rows, cols)
+            );
             assert_eq!(view.to_plain_blocks(), plain);
             let decoded = match format {
                 QFormat::Q8_0 => dequantize_q8_0_blocks(&plain),
@@ -214,7 +226,14 @@ fn packing_round_trips_through_plain_blocks_and_bytes() {
             let c0 = vec![0.0; m * rows];
             for kernel in QKernel::available() {
                 let a = product(kernel, &acts, view, &c0, rows, Accumulate::Overwrite);
-                let b = product(kernel, &acts, packed.view(), &c0, rows, Accumulate::Overwrite);
+                let b = product(
+                    kernel,
+                    &acts,
+                    packed.view(),
+                    &c0,
+                    rows,
+                    Accumulate::Overwrite,
+                );
                 assert_eq!(a, b, "{kernel:?} {format:?} [{rows}, {cols}]");
             }
         }
@@ -233,7 +252,10 @@ fn bad_bytes_give_typed_errors() {
         edit(&mut bytes);
         PackedView::from_bytes(&bytes).map(|_| ())
     };
-    assert_eq!(with(&|b| b.truncate(10)), Err(QuantError::TooShort { len: 10 }));
+    assert_eq!(
+        with(&|b| b.truncate(10)),
+        Err(QuantError::TooShort { len: 10 })
+    );
     assert_eq!(
         with(&|b| b[0] = b'X'),
         Err(QuantError::BadMagic { found: *b"XQPK" })
@@ -254,8 +276,14 @@ fn bad_bytes_give_typed_errors() {
         with(&|b| b[12..16].copy_from_slice(&0u32.to_le_bytes())),
         Err(QuantError::Shape { rows, cols: 0 })
     );
-    assert!(matches!(with(&|b| b.pop().map(|_| ()).unwrap_or(())), Err(QuantError::Length { .. })));
-    assert!(matches!(with(&|b| b.push(0)), Err(QuantError::Length { .. })));
+    assert!(matches!(
+        with(&|b| b.pop().map(|_| ()).unwrap_or(())),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        with(&|b| b.push(0)),
+        Err(QuantError::Length { .. })
+    ));
     // Q4_1 bytes relabelled Q8_0: the length no longer fits.
     assert!(matches!(
         with(&|b| b[4..8].copy_from_slice(&Q4_1_X32_FORMAT_ID.to_le_bytes())),
@@ -286,20 +314,42 @@ fn bad_bytes_give_typed_errors() {
         Err(QuantError::NonFiniteScale { row: 7, block: 0 })
     );
     // Packing: wrong lengths and shapes, non-finite inputs.
-    assert!(matches!(pack_q8(&[0; 33], 1, 32), Err(QuantError::Length { .. })));
-    assert!(matches!(pack_q4(&[0; 20], 1, 20), Err(QuantError::Shape { .. })));
-    assert!(matches!(quantize_q8(&[0.0; 31], 1, 32), Err(QuantError::Length { .. })));
+    assert!(matches!(
+        pack_q8(&[0; 33], 1, 32),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        pack_q4(&[0; 20], 1, 20),
+        Err(QuantError::Shape { .. })
+    ));
+    assert!(matches!(
+        quantize_q8(&[0.0; 31], 1, 32),
+        Err(QuantError::Length { .. })
+    ));
     let mut nan = vec![0.5f32; 64];
     nan[40] = f32::NAN;
     assert_eq!(
         quantize_q8(&nan, 1, 64).map(|_| ()),
         Err(QuantError::NonFiniteWeight { row: 0, col: 40 })
     );
-    assert!(matches!(quantize_q4(&nan, 1, 64), Err(QuantError::NonFiniteWeight { .. })));
-    assert!(matches!(quantize_q8(&[1e9; 32], 1, 32), Err(QuantError::NonFiniteScale { .. })));
-    assert!(matches!(packed_len(QFormat::Q8_0, usize::MAX, 32), Err(QuantError::Shape { .. })));
+    assert!(matches!(
+        quantize_q4(&nan, 1, 64),
+        Err(QuantError::NonFiniteWeight { .. })
+    ));
+    assert!(matches!(
+        quantize_q8(&[1e9; 32], 1, 32),
+        Err(QuantError::NonFiniteScale { .. })
+    ));
+    assert!(matches!(
+        packed_len(QFormat::Q8_0, usize::MAX, 32),
+        Err(QuantError::Shape { .. })
+    ));
     // Errors display.
-    assert!(QuantError::UnknownFormat { id: 7 }.to_string().contains("unknown format"));
+    assert!(
+        QuantError::UnknownFormat { id: 7 }
+            .to_string()
+            .contains("unknown format")
+    );
 }
 
 #[test]
@@ -381,10 +431,23 @@ fn non_finite_activations_give_non_finite_outputs() {
         for format in FORMATS {
             let packed = quantize(format, &w, n, k);
             for kernel in QKernel::available() {
-                let y = product(kernel, &acts, packed.view(), &vec![0.0; m * n], n, Accumulate::Overwrite);
+                let y = product(
+                    kernel,
+                    &acts,
+                    packed.view(),
+                    &vec![0.0; m * n],
+                    n,
+                    Accumulate::Overwrite,
+                );
                 assert!(y[..n].iter().all(|v| v.is_finite()), "{kernel:?}: row 0");
-                assert!(y[n..2 * n].iter().all(|v| !v.is_finite()), "{kernel:?} {bad}: row 1");
-                assert!(y[2 * n..].iter().all(|v| v.is_finite()), "{kernel:?}: row 2");
+                assert!(
+                    y[n..2 * n].iter().all(|v| !v.is_finite()),
+                    "{kernel:?} {bad}: row 1"
+                );
+                assert!(
+                    y[2 * n..].iter().all(|v| v.is_finite()),
+                    "{kernel:?}: row 2"
+                );
             }
         }
     }
@@ -465,8 +528,20 @@ fn integer_dots_are_exact_on_every_kernel() {
                 })
                 .collect();
             for kernel in QKernel::available() {
-                let y = product(kernel, &acts, packed.view(), &vec![f32::NAN; m * n], n, Accumulate::Overwrite);
-                assert_eq!(y, expected, "{kernel:?} {:?} m={m} n={n} k={k}", packed.format());
+                let y = product(
+                    kernel,
+                    &acts,
+                    packed.view(),
+                    &vec![f32::NAN; m * n],
+                    n,
+                    Accumulate::Overwrite,
+                );
+                assert_eq!(
+                    y,
+                    expected,
+                    "{kernel:?} {:?} m={m} n={n} k={k}",
+                    packed.format()
+                );
             }
         }
     }
@@ -502,7 +577,11 @@ fn exact_quantized(
     let mut scale = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            let start = if mode == Accumulate::Add { f64::from(c0[i * ldc + j]) } else { 0.0 };
+            let start = if mode == Accumulate::Add {
+                f64::from(c0[i * ldc + j])
+            } else {
+                0.0
+            };
             let (mut sum, mut magnitude) = (start, start.abs());
             for b in 0..nb {
                 let block = &plain[(j * nb + b) * bytes..][..bytes];
@@ -544,16 +623,25 @@ fn every_kernel_equals_portable_bit_for_bit_and_the_exact_product_within_roundin
             for k in EDGE_K {
                 case += 1;
                 let format = FORMATS[case % 2];
-                let mode = if case % 3 == 0 { Accumulate::Add } else { Accumulate::Overwrite };
+                let mode = if case.is_multiple_of(3) {
+                    Accumulate::Add
+                } else {
+                    Accumulate::Overwrite
+                };
                 let pad = case % 3;
                 let ldc = n + pad;
                 let w = realistic_weight(&mut rng, n, k);
                 let packed = quantize(format, &w, n, k);
-                let acts = QuantizedActivations::quantize(&realistic_activations(&mut rng, m, k), m, k);
+                let acts =
+                    QuantizedActivations::quantize(&realistic_activations(&mut rng, m, k), m, k);
                 let mut c0 = vec![f32::NAN; m * ldc];
                 for row in c0.chunks_mut(ldc) {
                     for value in &mut row[..n] {
-                        *value = if mode == Accumulate::Add { rng.uniform() } else { f32::NAN };
+                        *value = if mode == Accumulate::Add {
+                            rng.uniform()
+                        } else {
+                            f32::NAN
+                        };
                     }
                 }
                 let portable = product(QKernel::Portable, &acts, packed.view(), &c0, ldc, mode);
@@ -574,8 +662,14 @@ fn every_kernel_equals_portable_bit_for_bit_and_the_exact_product_within_roundin
                 }
                 for kernel in QKernel::available() {
                     let y = product(kernel, &acts, packed.view(), &c0, ldc, mode);
-                    let same = y.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "{kernel:?} {format:?} {mode:?} m={m} n={n} k={k}: differs from portable");
+                    let same = y
+                        .iter()
+                        .zip(&portable)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(
+                        same,
+                        "{kernel:?} {format:?} {mode:?} m={m} n={n} k={k}: differs from portable"
+                    );
                 }
             }
         }
@@ -600,12 +694,18 @@ fn every_kernel_equals_portable_on_large_shapes() {
         let c0 = rng.uniform_vec(m * n);
         for format in FORMATS {
             let packed = quantize(format, &w, n, k);
-            let mode = if case % 2 == 0 { Accumulate::Add } else { Accumulate::Overwrite };
+            let mode = if case % 2 == 0 {
+                Accumulate::Add
+            } else {
+                Accumulate::Overwrite
+            };
             let portable = product(QKernel::Portable, &acts, packed.view(), &c0, n, mode);
             for kernel in QKernel::available() {
                 let y = product(kernel, &acts, packed.view(), &c0, n, mode);
                 assert!(
-                    y.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    y.iter()
+                        .zip(&portable)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{kernel:?} {format:?} m={m} n={n} k={k}"
                 );
             }
@@ -616,7 +716,12 @@ fn every_kernel_equals_portable_on_large_shapes() {
 #[test]
 fn same_bits_for_any_thread_count() {
     let mut rng = SplitMix64(11);
-    let shapes = [(300, 576, 576), (8, 1536, 576), (65, 192, 1536), (2, 4096, 64)];
+    let shapes = [
+        (300, 576, 576),
+        (8, 1536, 576),
+        (65, 192, 1536),
+        (2, 4096, 64),
+    ];
     for &(m, n, k) in &shapes {
         let w = realistic_weight(&mut rng, n, k);
         let acts = QuantizedActivations::quantize(&realistic_activations(&mut rng, m, k), m, k);
@@ -629,7 +734,16 @@ fn same_bits_for_any_thread_count() {
                         .build()
                         .unwrap();
                     let mut y = vec![0.0f32; m * n];
-                    pool.install(|| qmatmul_with(kernel, &acts, packed.view(), &mut y, n, Accumulate::Overwrite));
+                    pool.install(|| {
+                        qmatmul_with(
+                            kernel,
+                            &acts,
+                            packed.view(),
+                            &mut y,
+                            n,
+                            Accumulate::Overwrite,
+                        )
+                    });
                     y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
                 };
                 let single = bits(1);
@@ -653,12 +767,21 @@ fn uninit_output_equals_the_overwrite_product() {
         for format in FORMATS {
             let packed = quantize(format, &w, n, k);
             let mut expected = vec![f32::NAN; m * n];
-            qmatmul(&acts, packed.view(), &mut expected, n, Accumulate::Overwrite);
+            qmatmul(
+                &acts,
+                packed.view(),
+                &mut expected,
+                n,
+                Accumulate::Overwrite,
+            );
             let mut fresh: Vec<std::mem::MaybeUninit<f32>> = Vec::with_capacity(m * n);
             fresh.resize_with(m * n, std::mem::MaybeUninit::uninit);
             qmatmul_uninit(&acts, packed.view(), &mut fresh, n);
             // SAFETY: qmatmul_uninit wrote all m·n elements.
-            let got: Vec<f32> = fresh.into_iter().map(|v| unsafe { v.assume_init() }).collect();
+            let got: Vec<f32> = fresh
+                .into_iter()
+                .map(|v| unsafe { v.assume_init() })
+                .collect();
             assert_eq!(got, expected, "{format:?} {m}x{k}x{n}");
         }
     }
@@ -674,7 +797,13 @@ fn empty_products_and_shape_checks() {
     assert!(PackedView::from_bytes(no_rows.as_bytes()).is_ok());
     let acts = QuantizedActivations::quantize(&[1.0; 32], 1, 32);
     let mut untouched = [7.0f32; 1];
-    qmatmul(&acts, no_rows.view(), &mut untouched, 0, Accumulate::Overwrite);
+    qmatmul(
+        &acts,
+        no_rows.view(),
+        &mut untouched,
+        0,
+        Accumulate::Overwrite,
+    );
     assert_eq!(untouched, [7.0]);
     let mut y = [0.0f32; 2];
     qmatmul(&acts, packed.view(), &mut y, 2, Accumulate::Overwrite);
@@ -686,7 +815,13 @@ fn empty_products_and_shape_checks() {
 fn short_output_panics() {
     let packed = quantize_q8(&[0.5; 64], 2, 32).unwrap();
     let acts = QuantizedActivations::quantize(&[1.0; 64], 2, 32);
-    qmatmul(&acts, packed.view(), &mut [0.0; 3], 2, Accumulate::Overwrite);
+    qmatmul(
+        &acts,
+        packed.view(),
+        &mut [0.0; 3],
+        2,
+        Accumulate::Overwrite,
+    );
 }
 
 #[test]
@@ -694,7 +829,13 @@ fn short_output_panics() {
 fn mismatched_width_panics() {
     let packed = quantize_q8(&[0.5; 64], 1, 64).unwrap();
     let acts = QuantizedActivations::quantize(&[1.0; 32], 1, 32);
-    qmatmul(&acts, packed.view(), &mut [0.0; 1], 1, Accumulate::Overwrite);
+    qmatmul(
+        &acts,
+        packed.view(),
+        &mut [0.0; 1],
+        1,
+        Accumulate::Overwrite,
+    );
 }
 
 // ---- accuracy against f32 -------------------------------------------------------------
@@ -736,7 +877,14 @@ fn every_kernel_is_within_the_activation_rounding_bound_of_dense_f32() {
         let reference = dense(&x, &w_hat, m, n, k);
         let (_, scale) = exact_quantized(&acts, packed.view(), &[], n, Accumulate::Overwrite);
         for kernel in QKernel::available() {
-            let y = product(kernel, &acts, packed.view(), &vec![0.0; m * n], n, Accumulate::Overwrite);
+            let y = product(
+                kernel,
+                &acts,
+                packed.view(),
+                &vec![0.0; m * n],
+                n,
+                Accumulate::Overwrite,
+            );
             for i in 0..m {
                 for j in 0..n {
                     let activation_bound: f64 = (0..nb)
@@ -755,9 +903,8 @@ fn every_kernel_is_within_the_activation_rounding_bound_of_dense_f32() {
                         .map(|p| f64::from(x[i * k + p].abs()) * f64::from(w_hat[j * k + p].abs()))
                         .sum::<f64>()
                         * f64::from(f32::EPSILON);
-                    let bound = activation_bound
-                        + dequant_bound
-                        + rounding_bound(nb, scale[i * n + j]);
+                    let bound =
+                        activation_bound + dequant_bound + rounding_bound(nb, scale[i * n + j]);
                     let error = (f64::from(y[i * n + j]) - reference[i * n + j]).abs();
                     assert!(
                         error <= bound,
@@ -790,9 +937,17 @@ fn quantization_error_figures() {
             ("Q4_1 search", quantize_q4(w, n, k).unwrap(), 0.10),
         ];
         for (label, packed, weight_limit) in &variants {
-            let w_hat: Vec<f64> = packed.view().dequantize().iter().map(|&v| f64::from(v)).collect();
+            let w_hat: Vec<f64> = packed
+                .view()
+                .dequantize()
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
             let weight_error = relative_rms(&w_hat, &w64);
-            assert!(weight_error < *weight_limit, "{name} {label}: {weight_error}");
+            assert!(
+                weight_error < *weight_limit,
+                "{name} {label}: {weight_error}"
+            );
             for (x_name, x) in [("normal x", &x_random), ("realistic x", &x_real)] {
                 let acts = QuantizedActivations::quantize(x, m, k);
                 let mut y = vec![0.0; m * n];
@@ -833,14 +988,20 @@ fn expected_kernels_are_detected() {
     }
     if let Ok(expected) = std::env::var("RECLORA_QGEMM_EXPECT") {
         for name in expected.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let kernel = QKernel::from_name(name).unwrap_or_else(|| panic!("unknown kernel {name}"));
-            assert!(available.contains(&kernel), "{name} expected but not detected");
+            let kernel =
+                QKernel::from_name(name).unwrap_or_else(|| panic!("unknown kernel {name}"));
+            assert!(
+                available.contains(&kernel),
+                "{name} expected but not detected"
+            );
         }
     }
     #[cfg(target_arch = "aarch64")]
     assert!(available.contains(&QKernel::Neon));
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512bw") {
+    if std::arch::is_x86_feature_detected!("avx512vnni")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+    {
         assert_eq!(QKernel::best(), QKernel::Avx512Vnni);
     }
 }
