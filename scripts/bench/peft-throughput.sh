@@ -9,7 +9,8 @@
 # usage: scripts/bench/peft-throughput.sh
 # env:   PYTHON (a venv with torch, transformers, gguf, accelerate, peft), BIN (reclora-train),
 #        TRAIN_SIZE (default 32 = 2 steps of 4 × 4), TEST_ROWS (default 32), HISTORY_K (10),
-#        ROUNDS (default 3), GENERIC=1 to add the generic-ops rows.
+#        ROUNDS (default 3), GENERIC=1 to add the generic-ops rows, ADAPT_LAYERS=N to add
+#        PLoRA adapting only the top N blocks (finetune --adapt-layers N).
 # needs: data/ml-1m (prepare); for the PLoRA row also runs/din-final and runs/items.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -25,14 +26,17 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 threads="$(nproc)"
 
-ours() {  # label mode [env...] → appends {label, train, score, rss_kb} to results.jsonl
+ours() {  # label mode [VAR=value...] [-- finetune flags...] → appends a line to results.jsonl
   local label="$1" mode="$2"; shift 2
-  local run="$work/run-$label"
+  local run="$work/run-$label" vars=() flags=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+  [ $# -gt 0 ] && { shift; flags=("$@"); }
   rm -rf "$run"
-  env "$@" /usr/bin/time -f "%M" -o "$work/rss" "$bin" finetune --model "$model" \
+  env "${vars[@]}" /usr/bin/time -f "%M" -o "$work/rss" "$bin" finetune --model "$model" \
     --data data/ml-1m --crm runs/din-final --items runs/items --mode "$mode" \
-    --train-size "$train_size" --history-k "$history_k" --out "$run" 2>/dev/null > "$work/train.json"
-  env "$@" "$bin" eval --run "$run" --test-rows "$test_rows" --batch 8 2>/dev/null > "$work/eval.json"
+    --train-size "$train_size" --history-k "$history_k" --out "$run" "${flags[@]}" \
+    2>/dev/null > "$work/train.json"
+  env "${vars[@]}" "$bin" eval --run "$run" --test-rows "$test_rows" --batch 8 2>/dev/null > "$work/eval.json"
   python3 - "$label" "$work/train.json" "$work/eval.json" "$(cat "$work/rss")" \
     "$run/train-state.json" >> "$work/results.jsonl" <<'PY'
 import json, sys
@@ -67,6 +71,9 @@ for round in $(seq 1 "$rounds"); do
   if [ -d runs/din-final ] && [ -d runs/items ]; then ours "reclora PLoRA + DIN gates" reclora; fi
   if [ "${GENERIC:-0}" = 1 ]; then
     ours "reclora lora-last, generic ops" lora-last RECLORA_CPU_KERNELS=off
+  fi
+  if [ -n "${ADAPT_LAYERS:-}" ]; then
+    ours "reclora PLoRA, top $ADAPT_LAYERS layers" reclora -- --adapt-layers "$ADAPT_LAYERS"
   fi
 done
 python3 - "$work/results.jsonl" <<'PY'
