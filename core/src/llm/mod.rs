@@ -12,7 +12,7 @@ mod config;
 mod error;
 mod gguf_source;
 mod hf_source;
-mod host;
+pub(crate) mod host;
 mod inference;
 mod kv_cache;
 mod language_model;

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "autodiff")]
 mod autodiff;
+mod low_rank;
 mod ops;
 mod packed;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod tests;
 
 pub use ops::LayerMask;
 
+pub(crate) use low_rank::scaled_low_rank;
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
