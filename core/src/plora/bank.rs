@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::config::MixtureForm;
 use crate::init::uniform_matrix;
+use crate::llm::host::scaled_low_rank;
 use crate::rng::SplitMix64;
 
 /// N_m pairs A_k ∈ R^{d_in×r}, B_k ∈ R^{d_out×r} of one adapted projection.
@@ -79,9 +80,8 @@ impl MetaLoraBank {
             .mul_scalar(scaling)
             .unsqueeze_dim::<3>(2)
             .repeat_dim(2, self.rank)
-            .reshape([rows, 1, num_meta * self.rank]);
-        let projected = x.matmul(self.a.val().unsqueeze::<3>()); // [batch, seq, N_m·r]
-        (projected * per_column).matmul(self.b.val().unsqueeze::<3>())
+            .reshape([rows, num_meta * self.rank]);
+        scaled_low_rank(x, self.a.val(), self.b.val(), per_column)
     }
 
     /// (x · Σ_k α_k A_k)(Σ_k α_k B_k)ᵀ, as the official code: per-sample mixed A and B,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -26,6 +27,7 @@ use reclora_kernels::swiglu::{
     Rows, RowsMut, SwigluShape, swiglu as swiglu_kernel, swiglu_backward,
 };
 
+use super::low_rank::{self, LowRankShape};
 use super::packed::{PackedWeight, add_bias};
 use super::{contiguous, flex_from_vec, into_flex, values, written_by};
 use crate::llm::rope::RotaryEmbedding;
@@ -504,6 +506,119 @@ pub(super) fn frozen_linear<const D: usize>(
             };
             prep.finish(state, out)
         }
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    from_tracked(tracked)
+}
+
+// ---------------------------------------------------------------------------------------
+// Low-rank (meta-LoRA) correction
+
+#[derive(Debug)]
+struct ScaledLowRankOp;
+
+/// The operands and the forward's `P = x·A` and `Q = P ⊙ s`.
+#[derive(Debug, Clone)]
+struct ScaledLowRankState {
+    shape: LowRankShape,
+    x: FlexTensor,
+    a: FlexTensor,
+    b: FlexTensor,
+    scale: FlexTensor,
+    projected: Vec<f32>,
+    scaled: Vec<f32>,
+}
+
+impl Backward<Flex, 4> for ScaledLowRankOp {
+    type State = ScaledLowRankState;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, a_parent, b_parent, scale_parent] = ops.parents.map(|p| p.map(|p| p.id));
+        let d_y = contiguous(grads.consume::<Flex>(&ops.node));
+        let state = ops.state;
+        let wanted = low_rank::Wanted {
+            x: x_parent.is_some(),
+            a: a_parent.is_some(),
+            b: b_parent.is_some(),
+            scale: scale_parent.is_some(),
+        };
+        let saved = low_rank::Saved {
+            x: values(&state.x),
+            a: values(&state.a),
+            b: values(&state.b),
+            scale: values(&state.scale),
+            projected: &state.projected,
+            scaled: &state.scaled,
+        };
+        let shape = state.shape;
+        let found = low_rank::backward(shape, saved, values(&d_y), wanted);
+        let mut register = |parent: Option<NodeId>, grad: Option<Vec<f32>>, dims: Vec<usize>| {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(parent, flex_from_vec(grad, &dims));
+            }
+        };
+        register(x_parent, found.x, shape_of(&state.x));
+        register(a_parent, found.a, vec![shape.d_in, shape.width]);
+        register(b_parent, found.b, vec![shape.width, shape.d_out]);
+        register(
+            scale_parent,
+            found.scale,
+            vec![shape.scale_rows, shape.width],
+        );
+    }
+}
+
+pub(super) fn scaled_low_rank(
+    x: Tensor<3>,
+    a: Tensor<2>,
+    b: Tensor<2>,
+    scale: Tensor<2>,
+) -> Tensor<3> {
+    let [batch, seq, d_in] = x.dims();
+    let [_, width] = a.dims();
+    let [_, d_out] = b.dims();
+    let [scale_rows, _] = scale.dims();
+    let shape = LowRankShape {
+        rows: batch * seq,
+        seq,
+        d_in,
+        width,
+        d_out,
+        scale_rows,
+    };
+    let [x, a, b, scale] = [
+        into_tracked(x),
+        into_tracked(a),
+        into_tracked(b),
+        into_tracked(scale),
+    ];
+    let [x_in, a_in, b_in, scale_in] =
+        [&x, &a, &b, &scale].map(|tensor| contiguous(tensor.primitive().clone()));
+    let (projected, scaled, out) = low_rank::forward(
+        shape,
+        values(&x_in),
+        values(&a_in),
+        values(&b_in),
+        values(&scale_in),
+    );
+    let out = flex_from_vec(out, &[batch, seq, d_out]);
+    let tracked = match ScaledLowRankOp
+        .prepare::<NoCheckpointing>([x.node(), a.node(), b.node(), scale.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            ScaledLowRankState {
+                shape,
+                x: x_in,
+                a: a_in,
+                b: b_in,
+                scale: scale_in,
+                projected,
+                scaled,
+            },
+            out,
+        ),
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
     from_tracked(tracked)

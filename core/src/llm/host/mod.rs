@@ -6,12 +6,15 @@
 
 #[cfg(feature = "autodiff")]
 mod autodiff;
+mod low_rank;
 mod ops;
 mod packed;
 #[cfg(test)]
 mod tests;
 
 pub use ops::LayerMask;
+
+pub(crate) use low_rank::scaled_low_rank;
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
@@ -53,11 +56,27 @@ pub(crate) fn with_generic_route<T>(work: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Environment variable that turns the CPU kernels off (`RECLORA_CPU_KERNELS=off`): every
+/// operation then takes burn's generic route, as before the kernels existed. For
+/// benchmarks and diagnosis (kernels vs generic in one binary), not for production.
+pub const CPU_KERNELS_ENV: &str = "RECLORA_CPU_KERNELS";
+
+/// Whether the process asked for the generic route everywhere (read once).
+fn kernels_disabled() -> bool {
+    static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DISABLED.get_or_init(|| {
+        std::env::var(CPU_KERNELS_ENV).is_ok_and(|value| value.eq_ignore_ascii_case("off"))
+    })
+}
+
 impl Route {
     /// The route for tensors on `device`.
     pub(crate) fn of(device: &Device) -> Self {
         #[cfg(test)]
         if GENERIC_ONLY.get() {
+            return Route::Generic;
+        }
+        if kernels_disabled() {
             return Route::Generic;
         }
         #[cfg(feature = "flex")]
