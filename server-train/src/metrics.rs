@@ -227,6 +227,65 @@ pub fn bootstrap_auc_ci<L: BinaryLabel>(
     Ok((percentile(&aucs, 0.025), percentile(&aucs, 0.975)))
 }
 
+/// A paired comparison of two score columns on the same rows: AUC(b) − AUC(a) and its
+/// 95 % paired bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AucDifference {
+    /// AUC(b) − AUC(a) on all rows.
+    pub difference: f64,
+    /// 2.5th and 97.5th percentiles of the resampled differences.
+    pub ci: (f64, f64),
+}
+
+/// Paired percentile bootstrap of AUC(`scores_b`) − AUC(`scores_a`): each of `resamples`
+/// draws takes n rows with replacement (splitmix64 seeded by `seed`, the same stream as
+/// [`bootstrap_auc_ci`]) and scores both columns on the *same* rows, so the per-row
+/// difficulty shared by the two models cancels; single-class draws are skipped.
+pub fn paired_bootstrap_auc_difference<L: BinaryLabel>(
+    labels: &[L],
+    scores_a: &[f32],
+    scores_b: &[f32],
+    resamples: usize,
+    seed: u64,
+) -> Result<AucDifference, MetricError> {
+    let labels = check_labels(labels, scores_a.len())?;
+    if scores_b.len() != labels.len() {
+        return Err(MetricError::LengthMismatch {
+            labels: labels.len(),
+            scores: scores_b.len(),
+        });
+    }
+    let difference = auc(&labels, scores_b)? - auc(&labels, scores_a)?;
+    let (order_a, groups_a) = tie_groups(scores_a)?;
+    let (order_b, groups_b) = tie_groups(scores_b)?;
+    let n = labels.len();
+    let mut rng = SplitMix64::new(seed);
+    let mut counts = vec![0u32; n];
+    let mut differences = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        counts.fill(0);
+        for _ in 0..n {
+            counts[rng.below(n)] += 1;
+        }
+        let a = weighted_auc(&labels, &order_a, &groups_a, &counts);
+        let b = weighted_auc(&labels, &order_b, &groups_b, &counts);
+        if let (Some(a), Some(b)) = (a, b) {
+            differences.push(b - a);
+        }
+    }
+    if differences.is_empty() {
+        return Err(MetricError::NoResamples { resamples });
+    }
+    differences.sort_by(f64::total_cmp);
+    Ok(AucDifference {
+        difference,
+        ci: (
+            percentile(&differences, 0.025),
+            percentile(&differences, 0.975),
+        ),
+    })
+}
+
 /// AUC of a resample where sample `i` appears `counts[i]` times; `None` if single-class.
 /// Equals [`auc`] on the resampled data: within a tie group each positive–negative pair
 /// counts one half, across groups one.
@@ -410,6 +469,38 @@ mod tests {
         // Duplicating every sample leaves AUC unchanged.
         let doubled = weighted_auc(&labels, &order, &groups, &[2; 7]).expect("auc");
         assert!((doubled - weighted).abs() < 1e-15);
+    }
+
+    /// scripts/oracle/paired_bootstrap_reference.py: AUC by counting (positive, negative)
+    /// pairs with multiplicities over the same splitmix64 resamples, numpy percentiles.
+    #[test]
+    fn paired_bootstrap_matches_the_pairwise_reference() {
+        let n = 60;
+        let labels: Vec<bool> = (0..n).map(|i| i % 3 != 1).collect();
+        let bump = |i: usize, by: usize| if i % 3 != 1 { by } else { 0 };
+        let a: Vec<f32> = (0..n)
+            .map(|i| (i * 37 % 41 + bump(i, 20)) as f32 / 100.0)
+            .collect();
+        let b: Vec<f32> = (0..n)
+            .map(|i| (i * 53 % 43 + bump(i, 30)) as f32 / 100.0)
+            .collect();
+        let got = paired_bootstrap_auc_difference(&labels, &a, &b, 200, 7).expect("paired");
+        assert!((got.difference - 0.118_125).abs() < 1e-12, "{got:?}");
+        assert!(
+            (got.ci.0 - 0.019_255_208_333_333_274).abs() < 1e-12,
+            "{got:?}"
+        );
+        assert!(
+            (got.ci.1 - 0.232_803_818_105_928_04).abs() < 1e-12,
+            "{got:?}"
+        );
+        // A column against itself: every resampled difference is 0.
+        let same = paired_bootstrap_auc_difference(&labels, &a, &a, 50, 3).expect("same");
+        assert_eq!((same.difference, same.ci), (0.0, (0.0, 0.0)));
+        assert!(matches!(
+            paired_bootstrap_auc_difference(&labels, &a, &b[..10], 10, 1),
+            Err(MetricError::LengthMismatch { .. })
+        ));
     }
 
     #[test]

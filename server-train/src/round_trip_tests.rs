@@ -116,6 +116,8 @@ fn llm_metrics_json_keeps_every_float() {
             epochs: 1,
             train_size: 64,
             history_k: 10,
+            rows: None,
+            crm_logit_weight: Some(f32::from_bits(0x3f80_0001)),
         };
         let back = json_round_trip(dir.path(), &metrics);
         same_split(&metrics.test, &back.test, "test");

@@ -214,7 +214,24 @@ impl Din {
     /// # Shapes
     /// - returns `[batch]`
     pub fn forward_logit(&self, input: &DinInput) -> Tensor<1> {
+        self.logit_of(self.forward_representation(input))
+    }
+
+    /// R_c and the click logit from one forward (RecLoRA-fused needs both).
+    ///
+    /// # Shapes
+    /// - returns `([batch, mlp_hidden], [batch])`
+    pub fn forward_representation_and_logit(&self, input: &DinInput) -> (Tensor<2>, Tensor<1>) {
         let representation = self.forward_representation(input);
+        let logit = self.logit_of(representation.clone());
+        (representation, logit)
+    }
+
+    /// The click logit of a representation R_c.
+    ///
+    /// # Shapes
+    /// - `representation`: `[batch, mlp_hidden]`; returns `[batch]`
+    pub fn logit_of(&self, representation: Tensor<2>) -> Tensor<1> {
         let [batch, _] = representation.dims();
         self.output.forward(representation).reshape([batch])
     }

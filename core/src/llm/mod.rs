@@ -44,6 +44,6 @@ pub use model::LlamaModel;
 pub use norm::RmsNorm;
 pub use projection::{DenseProjection, Projection, QuantProjection};
 pub use rope::RotaryEmbedding;
-pub use scoring::YesNoScore;
+pub use scoring::{YesNoScore, fused_logit, sigmoid_probability};
 pub use vocab_matrix::{QuantVocabMatrix, VocabMatrix};
 pub use weights::{HostTensor, SeededWeights, SharedMatrixSource, WeightSource};

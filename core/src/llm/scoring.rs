@@ -30,9 +30,33 @@ impl YesNoScore {
     }
 }
 
+/// RecLoRA-fused's logit: the LLM's answer-logit difference plus the CRM's click logit
+/// weighted by the learned `crm_weight`, (logit_yes − logit_no) + w · crm_logit.
+pub fn fused_logit(logit_yes: f32, logit_no: f32, crm_weight: f32, crm_logit: f32) -> f64 {
+    f64::from(logit_yes) - f64::from(logit_no) + f64::from(crm_weight) * f64::from(crm_logit)
+}
+
+/// σ(`logit`) in f64, saturating at 0 and 1 instead of overflowing.
+pub fn sigmoid_probability(logit: f64) -> f32 {
+    (1.0 / (1.0 + (-logit).exp())) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_logit_by_hand() {
+        // (1.5 − 0.5) + 2 · (−0.25) = 0.5; σ(0.5) = 1 / (1 + e^−0.5) = 0.6224593312.
+        let z = fused_logit(1.5, 0.5, 2.0, -0.25);
+        assert!((z - 0.5).abs() < 1e-12, "{z}");
+        assert!((sigmoid_probability(z) - 0.622_459_33).abs() < 1e-7);
+        // With w = 0 it is the two-way softmax of the LLM alone.
+        let alone = sigmoid_probability(fused_logit(2.0, 0.0, 0.0, 9.0));
+        assert_eq!(alone, YesNoScore::from_logits(2.0, 0.0, 1).p_yes);
+        assert_eq!(sigmoid_probability(-1e4), 0.0);
+        assert_eq!(sigmoid_probability(1e4), 1.0);
+    }
 
     #[test]
     fn two_way_softmax_by_hand() {

@@ -43,6 +43,9 @@ pub struct PloraConfig {
     /// Adapt only the top this many decoder blocks (`None`: all of them, the paper's). The
     /// backward then stops at the lowest adapted block.
     pub adapt_layers: Option<usize>,
+    /// RecLoRA-fused: a learned weight w (initialised at 1) on the CRM's click logit,
+    /// added to the LLM's (logit_yes − logit_no). Stored as `crm_logit_weight`.
+    pub crm_logit_fusion: bool,
 }
 
 impl Default for PloraConfig {
@@ -59,6 +62,7 @@ impl Default for PloraConfig {
             mixture: MixtureForm::SumOfProducts,
             crm_dim: 256,
             adapt_layers: None,
+            crm_logit_fusion: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
 use super::bank::MetaLoraBank;
@@ -41,6 +41,9 @@ pub struct Plora {
     pub layers: Vec<PloraLayer>,
     /// The gate of every (layer, projection) when `shared_gate` is set.
     pub shared_gate: Option<Gate>,
+    /// RecLoRA-fused's weight w on the CRM's click logit, `[1]` (initialised at 1);
+    /// `None` unless `crm_logit_fusion` is set.
+    pub crm_logit_weight: Option<Param<Tensor<1>>>,
     /// The sizes it was built with.
     #[module(skip)]
     pub config: PloraConfig,
@@ -104,9 +107,13 @@ impl PloraConfig {
             true => Some(gate(&mut stream)?),
             false => None,
         };
+        let crm_logit_weight = self
+            .crm_logit_fusion
+            .then(|| Param::from_tensor(Tensor::ones([1], device)));
         Ok(Plora {
             layers,
             shared_gate,
+            crm_logit_weight,
             config: self.clone(),
         })
     }
@@ -191,6 +198,26 @@ impl Plora {
             self.config.targets.len(),
             self.first_adapted_layer(),
         ))
+    }
+
+    /// RecLoRA-fused's logit, (logit_yes − logit_no) + w · crm_logit; `None` unless the
+    /// PLoRA fuses the CRM's logit.
+    ///
+    /// # Shapes
+    /// - `answer_difference`, `crm_logit`: `[batch]`; returns `[batch]`
+    pub fn fused_logit(
+        &self,
+        answer_difference: Tensor<1>,
+        crm_logit: Tensor<1>,
+    ) -> Option<Tensor<1>> {
+        let weight = self.crm_logit_weight.as_ref()?.val();
+        Some(answer_difference + crm_logit * weight)
+    }
+
+    /// The host value of w, the fused CRM-logit weight; `None` unless fused.
+    pub fn crm_logit_weight_value(&self) -> Option<f32> {
+        let data = self.crm_logit_weight.as_ref()?.val().into_data();
+        data.try_into_vec::<f32>().ok()?.first().copied()
     }
 
     /// α ≡ 1 for a static LoRA (N_m = 1), which has no gate.

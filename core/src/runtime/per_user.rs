@@ -5,7 +5,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::llm::{ProjectionAdapter, YesNoScore};
+use crate::llm::ProjectionAdapter;
 use crate::prompt::HistorySelection;
 
 use super::error::RuntimeError;
@@ -63,6 +63,14 @@ impl Recommender {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        // RecLoRA-fused: DIN's logit of each candidate, target-aware over the whole history.
+        let crm_logits = match self.crm_logit_weight {
+            Some(_) => {
+                let samples = rows.iter().map(|&row| (row, user.history.as_slice()));
+                self.representations_and_logits(user, samples)?.1
+            }
+            None => None,
+        };
         let prefix = self.llm.prefill(&prefix_ids, adapter)?;
         // Similar lengths together, so a batch pads little.
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -79,7 +87,8 @@ impl Recommender {
             )?;
             for ((&i, suffix), pair) in chunk.iter().zip(&batch).zip(logits) {
                 let tokens = prefix_ids.len() + suffix.len();
-                scores[i] = YesNoScore::from_logits(pair[0], pair[1], tokens).p_yes;
+                let crm_logit = crm_logits.as_ref().map(|l| l[i]);
+                scores[i] = self.p_yes(&pair, tokens, crm_logit);
             }
         }
         Ok(scores)

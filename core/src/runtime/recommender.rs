@@ -11,7 +11,7 @@ use crate::bundle::{Bundle, BundleError, BundleManifest, BundleOptions, CatalogP
 use crate::bundle::{FeaturesFile, ItemsFile};
 use crate::crm::{DinBatch, to_din_input};
 use crate::history::{HistoryError, HistoryOptions, HistoryStore, StoredEvent, UserProfile};
-use crate::llm::{LlamaModel, ProjectionAdapter, YesNoScore};
+use crate::llm::{LlamaModel, ProjectionAdapter, YesNoScore, fused_logit, sigmoid_probability};
 use crate::plora::LoraContext;
 use crate::prompt::{HistoryEvent, HistorySelection, RellaTemplate, SemanticRetriever};
 use crate::tokenizer::{PromptTemplate, TextTokenizer};
@@ -48,6 +48,8 @@ pub struct Recommender {
     history: Option<Mutex<HistoryStore>>,
     pub(super) backend: ResolvedBackend,
     pub(super) options: RecommenderOptions,
+    /// RecLoRA-fused's weight w on DIN's logit (`None`: P(yes) is the LLM's alone).
+    pub(super) crm_logit_weight: Option<f32>,
 }
 
 impl Recommender {
@@ -104,7 +106,9 @@ impl Recommender {
         })?;
         // Quantized matrices stay in the map on the CPU; dense f32 on a GPU (see `llm_model`).
         let llm = backend.run(|| bundle.llm_model(&backend.device, options.kernel))?;
+        let crm_logit_weight = backend.run(|| bundle.plora().crm_logit_weight_value());
         Ok(Self {
+            crm_logit_weight,
             llm,
             tokenizer,
             chat,
@@ -267,7 +271,7 @@ impl Recommender {
         for chunk in order.chunks(self.options.batch_size) {
             let chunk_rows: Vec<usize> = chunk.iter().map(|&i| rows[i]).collect();
             let samples = chunk_rows.iter().map(|&row| (row, user.history.as_slice()));
-            let r_c = self.representations(user, samples);
+            let (r_c, crm_logits) = self.representations_and_logits(user, samples)?;
             let context = self.adapter(&r_c, chunk.len())?;
             let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].clone()).collect();
             let logits = self.llm.last_position_logits_adapted(
@@ -276,11 +280,48 @@ impl Recommender {
                 self.manifest().prompt.pad_id,
                 Some(&context as &dyn ProjectionAdapter),
             )?;
-            for ((&i, ids), logits) in chunk.iter().zip(&ids).zip(logits) {
-                scores[i] = YesNoScore::from_logits(logits[0], logits[1], ids.len()).p_yes;
+            for (j, ((&i, ids), logits)) in chunk.iter().zip(&ids).zip(logits).enumerate() {
+                let crm_logit = crm_logits.as_ref().map(|l| l[j]);
+                scores[i] = self.p_yes(&logits, ids.len(), crm_logit);
             }
         }
         Ok(scores)
+    }
+
+    /// P(yes) of one prompt from its two answer logits: the two-way softmax, or for a
+    /// RecLoRA-fused bundle σ((logit_yes − logit_no) + w · `crm_logit`).
+    pub(super) fn p_yes(&self, logits: &[f32], tokens: usize, crm_logit: Option<f32>) -> f32 {
+        match (self.crm_logit_weight, crm_logit) {
+            (Some(weight), Some(crm_logit)) => {
+                sigmoid_probability(fused_logit(logits[0], logits[1], weight, crm_logit))
+            }
+            _ => YesNoScore::from_logits(logits[0], logits[1], tokens).p_yes,
+        }
+    }
+
+    /// R_c for (target row, its past) pairs and, for a RecLoRA-fused bundle, DIN's click
+    /// logits of the same samples (one DIN forward).
+    ///
+    /// # Shapes
+    /// - returns `([samples.len(), representation_dim], samples.len() logits)`
+    pub(super) fn representations_and_logits<'h>(
+        &self,
+        user: &UserContext,
+        samples: impl ExactSizeIterator<Item = (usize, &'h [HistoryEvent])>,
+    ) -> Result<(Tensor<2>, Option<Vec<f32>>), RuntimeError> {
+        if self.crm_logit_weight.is_none() {
+            return Ok((self.representations(user, samples), None));
+        }
+        let batch = self.din_batch(user, samples);
+        let (r_c, logits) = self
+            .bundle
+            .crm()
+            .forward_representation_and_logit(&to_din_input(&batch, &self.backend.device));
+        let logits = logits
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|_| RuntimeError::Readback)?;
+        Ok((r_c, Some(logits)))
     }
 
     /// R_c of the user for (target row, its past) pairs.

@@ -23,7 +23,10 @@ use super::raw::{RawDataset, check_references};
 pub const MIN_HISTORY: usize = 5;
 
 /// One of the three row-order splits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Split {
     /// First 80 %.
     Train,

@@ -11,8 +11,8 @@ use crate::finetune::{FinetuneError, FinetuneMode};
 /// An export failure, naming the run or file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// Only RecLoRA runs carry gates, a CRM and an item table.
-    #[error("run {run} is {mode:?}; only reclora runs can be exported")]
+    /// Only RecLoRA(-fused) runs carry gates, a CRM and an item table.
+    #[error("run {run} is {mode:?}; only reclora and reclora-fused runs can be exported")]
     NotReclora {
         /// The run folder.
         run: PathBuf,

@@ -67,7 +67,10 @@ pub fn export_bundle(
 ) -> Result<BundleManifest, ExportError> {
     let folder = RunFolder::new(run);
     let config = folder.read_config()?;
-    if config.mode != FinetuneMode::Reclora {
+    if !matches!(
+        config.mode,
+        FinetuneMode::Reclora | FinetuneMode::RecloraFused
+    ) {
         return Err(ExportError::NotReclora {
             run: run.to_path_buf(),
             mode: config.mode,

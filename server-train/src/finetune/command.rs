@@ -8,15 +8,15 @@ use reclora_core::plora::{MixtureForm, ProjectionKind};
 use reclora_core::tokenizer::PromptTemplate;
 use reclora_core::{BackendKind, LanguageModel};
 
-use super::config::{FinetuneConfig, FinetuneMode, PloraOptions};
+use super::config::{FinetuneConfig, FinetuneMode, PloraOptions, TrainLoss, WarmStart};
 use super::error::FinetuneError;
-use super::eval::{EvalInputs, EvalOptions, evaluate};
+use super::eval::{EvalInputs, EvalOptions, EvalRows, RowSelection, evaluate};
 use super::files::{RunFolder, TrainState, read_json};
 use super::frozen_crm::FrozenCrm;
 use super::retriever::{check_item_table, open_retriever};
 use super::train::{RunControl, TrainInputs, finetune};
 use crate::cli::DEFAULT_MODEL;
-use crate::data::PreparedDataset;
+use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
 use crate::schedule::LrSchedule;
 
@@ -86,6 +86,23 @@ pub struct FinetuneArgs {
     /// Peak AdamW learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Peak learning rate of the gates only, on the same schedule (default: --lr).
+    #[arg(long)]
+    pub gate_lr: Option<f64>,
+    /// AdamW's epsilon (burn's default 1e-5; PyTorch's and the official code's 1e-8).
+    #[arg(long, default_value_t = 1e-5)]
+    pub adam_eps: f32,
+    /// The loss: lm (causal-LM cross-entropy on the answer and end tokens) or yes-no
+    /// (two-way cross-entropy at the answer position, what eval scores).
+    #[arg(long, value_enum, default_value = "lm")]
+    pub loss: TrainLoss,
+    /// Start every meta-LoRA from this finished static-LoRA run (lora-last or
+    /// lora-retrieved, same rank, alpha and targets) plus noise.
+    #[arg(long)]
+    pub warm_start: Option<PathBuf>,
+    /// Std of the warm start's noise, relative to the RMS of each copied matrix.
+    #[arg(long, default_value_t = 0.01, requires = "warm_start")]
+    pub warm_start_noise: f64,
     /// AdamW weight decay.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f32,
@@ -121,6 +138,16 @@ pub struct EvalArgs {
     /// Score the first N rows of the test split.
     #[arg(long, default_value_t = 1000)]
     pub test_rows: usize,
+    /// Score N rows drawn across the whole test split with --seed, instead of the first.
+    #[arg(long, conflicts_with_all = ["test_rows", "valid_sample"])]
+    pub test_sample: Option<usize>,
+    /// Score N rows drawn across the valid split with --seed (model selection; writes
+    /// scores-valid.csv and metrics-valid.json).
+    #[arg(long, conflicts_with = "test_rows")]
+    pub valid_sample: Option<usize>,
+    /// Seed of --test-sample and --valid-sample.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Prompts per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
@@ -130,6 +157,24 @@ pub struct EvalArgs {
     /// Stop after scoring about this many rows (rerun to continue).
     #[arg(long)]
     pub stop_after_rows: Option<usize>,
+}
+
+impl EvalArgs {
+    /// The rows asked for: a seeded valid or test sample, or the first test rows.
+    pub fn rows(&self) -> EvalRows {
+        let sample = |split, rows| EvalRows {
+            split,
+            selection: RowSelection::Sample {
+                rows,
+                seed: self.seed,
+            },
+        };
+        match (self.valid_sample, self.test_sample) {
+            (Some(rows), _) => sample(Split::Valid, rows),
+            (None, Some(rows)) => sample(Split::Test, rows),
+            (None, None) => EvalRows::first_test(self.test_rows),
+        }
+    }
 }
 
 fn parse_backend(text: &str) -> Result<BackendKind, String> {
@@ -181,6 +226,13 @@ impl FinetuneArgs {
             plora: options.adapter_for(self.mode, crm_dim),
             epochs: self.epochs,
             learning_rate: self.lr,
+            gate_learning_rate: self.gate_lr,
+            adam_epsilon: self.adam_eps,
+            loss: self.loss,
+            warm_start: self.warm_start.clone().map(|run| WarmStart {
+                run,
+                noise: self.warm_start_noise,
+            }),
             weight_decay: self.weight_decay,
             schedule: self.schedule,
             micro_batch: self.micro_batch,
@@ -249,7 +301,7 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<(), CliError> {
 /// `reclora-train eval`.
 pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
     let options = EvalOptions {
-        test_rows: args.test_rows,
+        rows: args.rows(),
         batch: args.batch,
         stop_after_rows: args.stop_after_rows,
         progress: true,
@@ -311,6 +363,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
             "scored_total": summary.scored_total,
             "rows_per_second": summary.rows_per_second,
             "metrics": summary.metrics,
+            "valid_metrics": summary.valid_metrics,
         })
     );
     Ok(())

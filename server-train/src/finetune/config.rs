@@ -23,6 +23,9 @@ pub enum FinetuneMode {
     LoraRetrieved,
     /// PLoRA gated by the frozen DIN's R_c, LSMR-retrieved K history (RecLoRA).
     Reclora,
+    /// RecLoRA whose logit also adds the frozen DIN's click logit with a learned weight:
+    /// (logit_yes − logit_no) + w · logit_DIN, w initialised at 1 (beyond the paper).
+    RecloraFused,
 }
 
 impl FinetuneMode {
@@ -33,6 +36,7 @@ impl FinetuneMode {
             Self::LoraLast => "lora-last",
             Self::LoraRetrieved => "lora-retrieved",
             Self::Reclora => "reclora",
+            Self::RecloraFused => "reclora-fused",
         }
     }
 
@@ -43,12 +47,20 @@ impl FinetuneMode {
 
     /// Whether prompts show LSMR-retrieved history (and so need the item table).
     pub fn retrieves(self) -> bool {
-        matches!(self, Self::LoraRetrieved | Self::Reclora)
+        matches!(
+            self,
+            Self::LoraRetrieved | Self::Reclora | Self::RecloraFused
+        )
     }
 
     /// Whether the gates need the CRM representation R_c.
     pub fn needs_crm(self) -> bool {
-        self == Self::Reclora
+        matches!(self, Self::Reclora | Self::RecloraFused)
+    }
+
+    /// Whether the final logit adds the CRM's click logit.
+    pub fn fuses_crm_logit(self) -> bool {
+        self == Self::RecloraFused
     }
 
     /// Which `k` earlier interactions the prompts show.
@@ -65,6 +77,47 @@ impl std::fmt::Display for FinetuneMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What the adapter is trained to predict.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainLoss {
+    /// Causal-LM cross-entropy over the whole vocabulary on the answer word and the end
+    /// token after it (the official code's; runs from before this option used it).
+    #[default]
+    Lm,
+    /// Two-way cross-entropy of softmax([logit_yes, logit_no]) at the answer position:
+    /// exactly the P(yes) that `eval` scores (for `reclora-fused`, of the fused logit).
+    YesNo,
+}
+
+impl TrainLoss {
+    /// The name used on the command line and in `config.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lm => "lm",
+            Self::YesNo => "yes-no",
+        }
+    }
+}
+
+/// Start PLoRA from a trained static LoRA: its A and B copied into every meta-LoRA, plus
+/// Gaussian noise of std `noise` × the RMS of each copied matrix, so that the experts
+/// differ and the gates get a gradient from the first step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarmStart {
+    /// A finished `lora-last` or `lora-retrieved` run folder (its `adapter.bpk`).
+    pub run: PathBuf,
+    /// Relative std of the noise added to each copy.
+    pub noise: f64,
+}
+
+/// burn's AdamW epsilon, which runs from before `--adam-eps` used.
+fn burn_adam_epsilon() -> f32 {
+    1e-5
 }
 
 /// Every option of a run. Paths are stored as given (relative to the working directory).
@@ -90,6 +143,19 @@ pub struct FinetuneConfig {
     pub epochs: usize,
     /// Peak AdamW learning rate.
     pub learning_rate: f64,
+    /// Peak learning rate of the gates (and nothing else); `None`: `learning_rate`. It
+    /// follows the same schedule.
+    #[serde(default)]
+    pub gate_learning_rate: Option<f64>,
+    /// AdamW's epsilon.
+    #[serde(default = "burn_adam_epsilon")]
+    pub adam_epsilon: f32,
+    /// The training loss.
+    #[serde(default)]
+    pub loss: TrainLoss,
+    /// PLoRA's meta-LoRAs start as copies of a trained static LoRA.
+    #[serde(default)]
+    pub warm_start: Option<WarmStart>,
     /// AdamW weight decay.
     pub weight_decay: f32,
     /// Learning-rate schedule over all optimizer steps.
@@ -123,6 +189,10 @@ impl FinetuneConfig {
             plora: None,
             epochs: 1,
             learning_rate: 1e-3,
+            gate_learning_rate: None,
+            adam_epsilon: burn_adam_epsilon(),
+            loss: TrainLoss::Lm,
+            warm_start: None,
             weight_decay: 0.0,
             schedule: LrSchedule::Linear,
             micro_batch: 4,
@@ -152,8 +222,37 @@ impl FinetuneConfig {
         if let Some((option, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(FinetuneError::ZeroOption { option });
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate >= 0.0) {
-            return Err(FinetuneError::BadLearningRate(self.learning_rate));
+        let rates = [Some(self.learning_rate), self.gate_learning_rate];
+        if let Some(rate) = rates
+            .into_iter()
+            .flatten()
+            .find(|rate| !(rate.is_finite() && *rate >= 0.0))
+        {
+            return Err(FinetuneError::BadLearningRate(rate));
+        }
+        if !(self.adam_epsilon.is_finite() && self.adam_epsilon > 0.0) {
+            return Err(FinetuneError::BadAdamEpsilon(self.adam_epsilon));
+        }
+        if self.mode.fuses_crm_logit() && self.loss != TrainLoss::YesNo {
+            return Err(FinetuneError::FusedNeedsYesNoLoss { loss: self.loss });
+        }
+        let gated = self.plora.as_ref().is_some_and(PloraConfig::is_gated);
+        if self.gate_learning_rate.is_some() && !gated {
+            return Err(FinetuneError::NoGates {
+                option: "--gate-lr",
+                mode: self.mode,
+            });
+        }
+        if let Some(warm) = &self.warm_start {
+            if !gated {
+                return Err(FinetuneError::NoGates {
+                    option: "--warm-start",
+                    mode: self.mode,
+                });
+            }
+            if !(warm.noise.is_finite() && warm.noise >= 0.0) {
+                return Err(FinetuneError::BadWarmStartNoise(warm.noise));
+            }
         }
         if self.mode.needs_crm() && self.crm.is_none() {
             return Err(FinetuneError::NeedsCrm { mode: self.mode });
@@ -225,7 +324,7 @@ impl PloraOptions {
                 adapt_layers: self.adapt_layers,
                 ..PloraConfig::static_lora(self.rank, self.alpha, self.targets.clone())
             }),
-            FinetuneMode::Reclora => Some(PloraConfig {
+            FinetuneMode::Reclora | FinetuneMode::RecloraFused => Some(PloraConfig {
                 num_meta: self.num_meta,
                 rank: self.rank,
                 alpha: self.alpha,
@@ -236,6 +335,7 @@ impl PloraOptions {
                 gate_dropout: self.gate_dropout,
                 crm_dim,
                 adapt_layers: self.adapt_layers,
+                crm_logit_fusion: mode.fuses_crm_logit(),
                 ..PloraConfig::default()
             }),
         }

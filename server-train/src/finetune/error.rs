@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use reclora_core::tokenizer::TokenizerError;
 use reclora_core::{LlmError, PloraError};
 
-use super::config::FinetuneMode;
+use super::config::{FinetuneMode, TrainLoss};
 use crate::data::DataError;
 use crate::lsmr::LsmrError;
 use crate::metrics::MetricError;
@@ -24,6 +24,34 @@ pub enum FinetuneError {
     /// The learning rate is negative or not finite.
     #[error("learning rate must be finite and non-negative, got {0}")]
     BadLearningRate(f64),
+    /// AdamW's epsilon is not a positive number.
+    #[error("--adam-eps must be positive and finite, got {0}")]
+    BadAdamEpsilon(f32),
+    /// `reclora-fused` with a loss that does not see the fused logit.
+    #[error("mode reclora-fused trains its fused logit with --loss yes-no, not --loss {}", loss.as_str())]
+    FusedNeedsYesNoLoss {
+        /// The loss asked for.
+        loss: TrainLoss,
+    },
+    /// A gate option for a mode whose adapter has no gates.
+    #[error("{option} needs gates, which mode {mode} does not have")]
+    NoGates {
+        /// The command-line option.
+        option: &'static str,
+        /// The mode.
+        mode: FinetuneMode,
+    },
+    /// The warm start's noise is negative or not finite.
+    #[error("--warm-start-noise must be finite and non-negative, got {0}")]
+    BadWarmStartNoise(f64),
+    /// The warm-start run is not a finished static LoRA of the same shape.
+    #[error("warm start from {run}: {reason}")]
+    WarmStart {
+        /// The static LoRA run folder.
+        run: PathBuf,
+        /// What does not fit.
+        reason: WarmStartProblem,
+    },
     /// `reclora` was asked for without a CRM run folder.
     #[error("mode {mode} needs the CRM run folder (--crm)")]
     NeedsCrm {
@@ -103,6 +131,9 @@ pub enum FinetuneError {
         /// Optimizer steps planned.
         total_steps: usize,
     },
+    /// `eval` asked to score the train split.
+    #[error("eval scores the valid or test split, never train")]
+    EvalOnTrain,
     /// The split to score or train on is empty.
     #[error("the {split} split is empty")]
     EmptySplit {
@@ -164,6 +195,9 @@ pub enum FinetuneError {
         /// OS error.
         source: std::io::Error,
     },
+    /// A fused loss or score was asked of a PLoRA without the CRM-logit weight.
+    #[error("the adapter has no CRM-logit weight (not a reclora-fused run)")]
+    NotFused,
     /// The backend failed to return tensor data.
     #[error("the backend failed to read back a tensor")]
     Readback,
@@ -183,4 +217,18 @@ impl FinetuneError {
         let path = path.into();
         move |source| Self::Checkpoint { path, source }
     }
+}
+
+/// Why a warm-start run cannot seed this PLoRA.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WarmStartProblem {
+    /// Its training has not finished (no `adapter.bpk`).
+    #[error("it has no adapter.bpk (training unfinished)")]
+    Unfinished,
+    /// It is not a static LoRA.
+    #[error("mode {0} is not a static LoRA (lora-last or lora-retrieved)")]
+    NotStatic(FinetuneMode),
+    /// Its rank, alpha, targets or adapted layers differ.
+    #[error("its LoRA shape differs: {0}")]
+    Shape(String),
 }

@@ -1,5 +1,7 @@
-//! LLM evaluation: P(yes) of the first N test rows, appended to `scores.csv` batch by
-//! batch (a stopped evaluation skips the rows already there), then `metrics.json`.
+//! LLM evaluation: P(yes) of the first N test rows, or of a seeded sample across the test
+//! (or valid) split, appended to `scores.csv` (`scores-valid.csv`) batch by batch (a
+//! stopped evaluation skips the rows already there), then `metrics.json`
+//! (`metrics-valid.json`) over exactly the requested rows.
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,6 +9,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use reclora_core::YesNoScore;
 use reclora_core::llm::{LlamaModel, ProjectionAdapter};
+use reclora_core::llm::{fused_logit, sigmoid_probability};
 use reclora_core::plora::Plora;
 use reclora_core::prompt::HistoryRetriever;
 use reclora_core::tokenizer::TextTokenizer;
@@ -18,6 +21,7 @@ use super::error::FinetuneError;
 use super::files::{RunFolder, TrainState, read_json, write_json};
 use super::frozen_crm::FrozenCrm;
 use super::loss::batch_adapter;
+use super::subset::eval_sample;
 use crate::crm::SplitMetrics;
 use crate::data::{PreparedDataset, Split};
 use crate::metrics;
@@ -56,11 +60,64 @@ impl std::fmt::Debug for EvalInputs<'_> {
     }
 }
 
+/// Which rows of which split an evaluation scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalRows {
+    /// Valid (model selection) or test.
+    pub split: Split,
+    /// The rows.
+    pub selection: RowSelection,
+}
+
+/// The rows of a split an evaluation scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RowSelection {
+    /// The first `rows` rows (the earliest in time).
+    First {
+        /// How many.
+        rows: usize,
+    },
+    /// `rows` rows drawn uniformly across the whole split with `seed`
+    /// ([`super::subset::eval_sample`]).
+    Sample {
+        /// How many.
+        rows: usize,
+        /// The sample's seed.
+        seed: u64,
+    },
+}
+
+impl EvalRows {
+    /// The first `rows` test rows (the protocol before seeded samples).
+    pub fn first_test(rows: usize) -> Self {
+        Self {
+            split: Split::Test,
+            selection: RowSelection::First { rows },
+        }
+    }
+
+    /// How many rows were asked for.
+    pub fn requested(&self) -> usize {
+        match self.selection {
+            RowSelection::First { rows } | RowSelection::Sample { rows, .. } => rows,
+        }
+    }
+
+    /// The row indices, sorted, for a split of `split_len` rows.
+    pub fn indices(&self, split_len: usize) -> Vec<usize> {
+        match self.selection {
+            RowSelection::First { rows } => (0..rows.min(split_len)).collect(),
+            RowSelection::Sample { rows, seed } => eval_sample(split_len, rows, seed),
+        }
+    }
+}
+
 /// Options of one evaluation call.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
-    /// Score the first this many test rows.
-    pub test_rows: usize,
+    /// The rows to score.
+    pub rows: EvalRows,
     /// Prompts per forward pass.
     pub batch: usize,
     /// Return after scoring at least this many rows in this call (quick checks, tests).
@@ -70,12 +127,15 @@ pub struct EvalOptions {
 }
 
 impl EvalOptions {
-    /// Rejects zero counts.
+    /// Rejects zero counts and the train split.
     pub fn validate(&self) -> Result<(), FinetuneError> {
-        if self.test_rows == 0 {
+        if self.rows.requested() == 0 {
             return Err(FinetuneError::ZeroOption {
-                option: "--test-rows",
+                option: "--test-rows/--test-sample/--valid-sample",
             });
+        }
+        if self.rows.split == Split::Train {
+            return Err(FinetuneError::EvalOnTrain);
         }
         if self.batch == 0 {
             return Err(FinetuneError::ZeroOption { option: "--batch" });
@@ -103,6 +163,25 @@ pub struct LlmMetrics {
     pub train_size: usize,
     /// K, earlier interactions per prompt.
     pub history_k: usize,
+    /// The scored rows (runs from before seeded samples scored the first N).
+    #[serde(default)]
+    pub rows: Option<EvalRows>,
+    /// RecLoRA-fused's learned weight on the CRM logit.
+    #[serde(default)]
+    pub crm_logit_weight: Option<f32>,
+}
+
+/// `metrics-valid.json`: a run on its valid rows, for model selection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValidMetrics {
+    /// The setting.
+    pub mode: FinetuneMode,
+    /// The scored valid rows.
+    pub valid: SplitMetrics,
+    /// Which rows.
+    pub rows: EvalRows,
+    /// RecLoRA-fused's learned weight on the CRM logit.
+    pub crm_logit_weight: Option<f32>,
 }
 
 /// Where a call to [`evaluate`] left the scores.
@@ -110,16 +189,18 @@ pub struct LlmMetrics {
 pub struct EvalSummary {
     /// Rows scored by this call.
     pub scored_now: usize,
-    /// Rows of the requested prefix now in `scores.csv`.
+    /// Requested rows now in the score file.
     pub scored_total: usize,
     /// Prompts scored per second in this call.
     pub rows_per_second: f64,
-    /// The metrics, once every requested row is scored.
+    /// The test metrics, once every requested test row is scored.
     pub metrics: Option<LlmMetrics>,
+    /// The valid metrics, once every requested valid row is scored.
+    pub valid_metrics: Option<ValidMetrics>,
 }
 
-/// Scores the first `options.test_rows` test rows of the run in `run_dir` and, once all
-/// are in `scores.csv`, writes `metrics.json`.
+/// Scores the requested rows (`options.rows`) of the run in `run_dir` and, once all are
+/// in the split's score file, writes its metrics over exactly those rows.
 pub fn evaluate(
     inputs: EvalInputs<'_>,
     config: &FinetuneConfig,
@@ -135,30 +216,45 @@ pub fn evaluate(
     if mode.retrieves() && inputs.retriever.is_none() {
         return Err(FinetuneError::NeedsItems { mode });
     }
+    let fused = inputs.adapter.and_then(Plora::crm_logit_weight_value);
+    if mode.fuses_crm_logit() && (fused.is_none() || inputs.crm.is_none()) {
+        return Err(FinetuneError::NotFused);
+    }
     let data = inputs.data;
-    let count = options.test_rows.min(data.split_len(Split::Test));
-    if count == 0 {
-        return Err(FinetuneError::EmptySplit { split: "test" });
+    let split = options.rows.split;
+    let requested = options.rows.indices(data.split_len(split));
+    if requested.is_empty() {
+        return Err(FinetuneError::EmptySplit {
+            split: split.as_str(),
+        });
     }
     let folder = RunFolder::new(run_dir);
-    let mut log = ScoreLog::open(&folder.scores())?;
-    for (&row, scored) in log.done().range(..count) {
-        let expected = data.sample(Split::Test, row)?.label;
-        if scored.label != expected {
-            return Err(FinetuneError::ScoreLabel {
-                path: folder.scores(),
-                row,
-                found: scored.label,
-                expected,
-            });
+    let scores_path = folder.scores_of(split);
+    let mut log = ScoreLog::open(&scores_path)?;
+    for &row in &requested {
+        if let Some(scored) = log.done().get(&row) {
+            let expected = data.sample(split, row)?.label;
+            if scored.label != expected {
+                return Err(FinetuneError::ScoreLabel {
+                    path: scores_path,
+                    row,
+                    found: scored.label,
+                    expected,
+                });
+            }
         }
     }
-    let pending: Vec<usize> = (0..count).filter(|r| !log.done().contains_key(r)).collect();
+    let pending: Vec<usize> = requested
+        .iter()
+        .copied()
+        .filter(|r| !log.done().contains_key(r))
+        .collect();
 
     let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?;
     let answers = encoder.answers();
     let selection = mode.history(config.history_k);
     let device = inputs.llm.device();
+    let count = requested.len();
     let progress = progress_bar(options.progress, count, count - pending.len());
     let started = Instant::now();
     let mut scored_now = 0;
@@ -169,7 +265,7 @@ pub fn evaluate(
         {
             break;
         }
-        let prompts = encoder.prompts(data, Split::Test, window, selection, inputs.retriever)?;
+        let prompts = encoder.prompts(data, split, window, selection, inputs.retriever)?;
         let mut by_length: Vec<(usize, Vec<u32>)> = window.iter().copied().zip(prompts).collect();
         by_length.sort_by_key(|(row, ids)| (ids.len(), *row));
         for batch in by_length.chunks(options.batch) {
@@ -181,9 +277,17 @@ pub fn evaluate(
             }
             let rows: Vec<usize> = batch.iter().map(|(row, _)| *row).collect();
             let ids: Vec<Vec<u32>> = batch.iter().map(|(_, ids)| ids.clone()).collect();
-            let r_c = match inputs.crm.filter(|_| gated) {
-                Some(crm) => Some(crm.representations(data, Split::Test, &rows, &device)?),
-                None => None,
+            let (r_c, crm_logits) = match inputs.crm.filter(|_| gated) {
+                Some(crm) if fused.is_some() => {
+                    let (r_c, logits) =
+                        crm.representations_and_logits(data, split, &rows, &device)?;
+                    (Some(r_c), Some(host_values(logits)?))
+                }
+                Some(crm) => (
+                    Some(crm.representations(data, split, &rows, &device)?),
+                    None,
+                ),
+                None => (None, None),
             };
             let context = inputs
                 .adapter
@@ -197,12 +301,17 @@ pub fn evaluate(
                 adapter,
             )?;
             let mut scored = Vec::with_capacity(rows.len());
-            for ((&row, ids), logits) in rows.iter().zip(&ids).zip(logits) {
-                let score = YesNoScore::from_logits(logits[0], logits[1], ids.len());
+            for (i, ((&row, ids), logits)) in rows.iter().zip(&ids).zip(logits).enumerate() {
+                let p_yes = match (fused, &crm_logits) {
+                    (Some(weight), Some(crm)) => {
+                        sigmoid_probability(fused_logit(logits[0], logits[1], weight, crm[i]))
+                    }
+                    _ => YesNoScore::from_logits(logits[0], logits[1], ids.len()).p_yes,
+                };
                 scored.push(ScoredRow {
                     row,
-                    label: data.sample(Split::Test, row)?.label,
-                    p_yes: score.p_yes,
+                    label: data.sample(split, row)?.label,
+                    p_yes,
                 });
             }
             log.append(&scored)?;
@@ -212,15 +321,35 @@ pub fn evaluate(
     }
     progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
-    let scored_total = log.done().range(..count).count();
-    let metrics = if scored_total == count {
+    let scored_total = requested
+        .iter()
+        .filter(|r| log.done().contains_key(r))
+        .count();
+    let complete = scored_total == count;
+    let (mut metrics, mut valid_metrics) = (None, None);
+    if complete && split == Split::Test {
         let train_len = data.split_len(Split::Train);
-        let metrics = run_metrics(&log, count, config, train_len, &folder)?;
-        write_json(&folder.metrics(), &metrics)?;
-        Some(metrics)
-    } else {
-        None
-    };
+        let test = run_metrics(
+            &log,
+            &requested,
+            options.rows,
+            fused,
+            config,
+            train_len,
+            &folder,
+        )?;
+        write_json(&folder.metrics_of(split), &test)?;
+        metrics = Some(test);
+    } else if complete {
+        let valid = ValidMetrics {
+            mode,
+            valid: split_metrics(&log, &requested)?,
+            rows: options.rows,
+            crm_logit_weight: fused,
+        };
+        write_json(&folder.metrics_of(split), &valid)?;
+        valid_metrics = Some(valid);
+    }
     Ok(EvalSummary {
         scored_now,
         scored_total,
@@ -230,12 +359,22 @@ pub fn evaluate(
             0.0
         },
         metrics,
+        valid_metrics,
     })
 }
 
-/// AUC and LogLoss of the first `rows` logged rows.
-fn split_metrics(log: &ScoreLog, rows: usize) -> Result<SplitMetrics, FinetuneError> {
-    let scored: Vec<&ScoredRow> = log.done().range(..rows).map(|(_, s)| s).collect();
+/// A `[n]` tensor's values on the host.
+fn host_values(tensor: burn::tensor::Tensor<1>) -> Result<Vec<f32>, FinetuneError> {
+    tensor
+        .try_into_data()
+        .ok()
+        .and_then(|data| data.try_into_vec::<f32>().ok())
+        .ok_or(FinetuneError::Readback)
+}
+
+/// AUC and LogLoss of the logged `rows`.
+fn split_metrics(log: &ScoreLog, rows: &[usize]) -> Result<SplitMetrics, FinetuneError> {
+    let scored: Vec<&ScoredRow> = rows.iter().filter_map(|r| log.done().get(r)).collect();
     let labels: Vec<bool> = scored.iter().map(|s| s.label).collect();
     let probs: Vec<f32> = scored.iter().map(|s| s.p_yes).collect();
     Ok(SplitMetrics {
@@ -247,7 +386,9 @@ fn split_metrics(log: &ScoreLog, rows: usize) -> Result<SplitMetrics, FinetuneEr
 
 fn run_metrics(
     log: &ScoreLog,
-    count: usize,
+    requested: &[usize],
+    rows: EvalRows,
+    crm_logit_weight: Option<f32>,
     config: &FinetuneConfig,
     train_len: usize,
     folder: &RunFolder,
@@ -263,12 +404,13 @@ fn run_metrics(
     } else {
         0
     };
+    let first_rows = matches!(rows.selection, RowSelection::First { .. });
     Ok(LlmMetrics {
         mode: config.mode,
-        test: split_metrics(log, count)?,
+        test: split_metrics(log, requested)?,
         valid: None,
-        test_first_30000: if count >= FIRST_TEST_ROWS {
-            Some(split_metrics(log, FIRST_TEST_ROWS)?)
+        test_first_30000: if first_rows && requested.len() >= FIRST_TEST_ROWS {
+            Some(split_metrics(log, &requested[..FIRST_TEST_ROWS])?)
         } else {
             None
         },
@@ -276,6 +418,8 @@ fn run_metrics(
         epochs: if trained { config.epochs } else { 0 },
         train_size,
         history_k: config.history_k,
+        rows: Some(rows),
+        crm_logit_weight,
     })
 }
 

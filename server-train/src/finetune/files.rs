@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::FinetuneConfig;
 use super::error::FinetuneError;
+use crate::data::Split;
 
 /// What a run needs besides the weights to continue, and its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,13 +121,40 @@ impl RunFolder {
 
     /// Per-row test scores.
     pub fn scores(&self) -> PathBuf {
-        self.dir.join("scores.csv")
+        self.dir.join(scores_file(Split::Test))
     }
 
     /// Final metrics.
     pub fn metrics(&self) -> PathBuf {
-        self.dir.join("metrics.json")
+        self.dir.join(metrics_file(Split::Test))
+    }
+
+    /// Per-row scores of `split` (`scores.csv` for test, `scores-valid.csv` for valid).
+    pub fn scores_of(&self, split: Split) -> PathBuf {
+        self.dir.join(scores_file(split))
+    }
+
+    /// Metrics of `split` (`metrics.json` for test, `metrics-valid.json` for valid).
+    pub fn metrics_of(&self, split: Split) -> PathBuf {
+        self.dir.join(metrics_file(split))
     }
 }
 
 pub use crate::json_file::{read_json, write_json};
+
+/// The score file of `split` in a run folder: the test split keeps the name `report` and
+/// older runs use.
+pub fn scores_file(split: Split) -> String {
+    match split {
+        Split::Test => "scores.csv".to_owned(),
+        other => format!("scores-{other}.csv"),
+    }
+}
+
+/// The metrics file of `split` in a run folder.
+pub fn metrics_file(split: Split) -> String {
+    match split {
+        Split::Test => "metrics.json".to_owned(),
+        other => format!("metrics-{other}.json"),
+    }
+}

@@ -101,4 +101,28 @@ impl FrozenCrm {
         let host = r_c.try_into_data().map_err(|_| FinetuneError::Readback)?;
         Ok(Tensor::from_data(host, target))
     }
+
+    /// [`Self::representations`] and DIN's click logits of the same samples (one forward),
+    /// both copied to `target` as constants.
+    ///
+    /// # Shapes
+    /// - returns `([indices.len(), representation_dim], [indices.len()])`
+    pub fn representations_and_logits(
+        &self,
+        data: &PreparedDataset,
+        split: Split,
+        indices: &[usize],
+        target: &Device,
+    ) -> Result<(Tensor<2>, Tensor<1>), FinetuneError> {
+        let batch = data.din_batch(split, indices, self.history_len)?;
+        let (r_c, logit) = self
+            .din
+            .forward_representation_and_logit(&to_din_input(&batch, &self.device));
+        let r_c = r_c.try_into_data().map_err(|_| FinetuneError::Readback)?;
+        let logit = logit.try_into_data().map_err(|_| FinetuneError::Readback)?;
+        Ok((
+            Tensor::from_data(r_c, target),
+            Tensor::from_data(logit, target),
+        ))
+    }
 }

@@ -6,7 +6,9 @@
 //! - [`subset`], [`plan`]: the few-shot subset and the rows of every optimizer step;
 //! - [`encode`]: ReLLa prompt → chat template → ids, and the supervised answer tokens;
 //! - [`frozen_crm`]: DIN from its run folder, R_c as a constant;
-//! - [`loss`], [`step`]: the answer-token cross-entropy and accumulated gradients;
+//! - [`loss`], [`step`]: the answer-token (or yes/no) cross-entropy and accumulated
+//!   gradients;
+//! - [`warm_start`]: meta-LoRAs copied from a trained static LoRA;
 //! - [`train`]: AdamW, linear decay, checkpoints and resume;
 //! - [`eval`]: per-row scores appended to `scores.csv`, resumable, then `metrics.json`;
 //! - [`command`]: the `finetune` and `eval` subcommands;
@@ -29,11 +31,15 @@ pub mod subset;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod train;
+pub mod warm_start;
 
 pub use command::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
-pub use config::{FinetuneConfig, FinetuneMode, PloraOptions};
+pub use config::{FinetuneConfig, FinetuneMode, PloraOptions, TrainLoss, WarmStart};
 pub use error::FinetuneError;
-pub use eval::{EvalInputs, EvalOptions, EvalSummary, LlmMetrics, evaluate};
+pub use eval::{
+    EvalInputs, EvalOptions, EvalRows, EvalSummary, LlmMetrics, RowSelection, ValidMetrics,
+    evaluate,
+};
 pub use frozen_crm::FrozenCrm;
 pub use prompts::{PromptsArgs, run_prompts};
 pub use train::{RunControl, TrainInputs, TrainSummary, finetune};

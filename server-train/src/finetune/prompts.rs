@@ -88,6 +88,7 @@ pub fn dump_prompts(
         selection,
         retriever,
         crm: None,
+        crm_logits: false,
     };
     let mut plan = StepPlan::new(config, data.split_len(Split::Train))?;
     let mut step_batches = Vec::new();

@@ -7,10 +7,11 @@ use reclora_core::llm::LlamaModel;
 use reclora_core::plora::Plora;
 use reclora_core::prompt::{HistoryRetriever, HistorySelection};
 
-use super::encode::{PromptEncoder, SupervisedRow};
+use super::config::TrainLoss;
+use super::encode::{AnswerTokens, PromptEncoder, SupervisedRow};
 use super::error::FinetuneError;
 use super::frozen_crm::FrozenCrm;
-use super::loss::{answer_loss_parts, batch_adapter};
+use super::loss::{answer_loss_parts, batch_adapter, yes_no_loss_parts};
 use crate::data::{PreparedDataset, Split};
 
 /// Prompts of one forward/backward pass, with their R_c for a gated adapter.
@@ -20,6 +21,8 @@ pub struct MicroBatch {
     pub rows: Vec<SupervisedRow>,
     /// `[rows, d_c]` on the training device, constant; `None` for a static LoRA.
     pub r_c: Option<Tensor<2>>,
+    /// DIN's click logits `[rows]`, constant; only for `reclora-fused`.
+    pub crm_logits: Option<Tensor<1>>,
 }
 
 /// Where training rows come from.
@@ -35,6 +38,8 @@ pub struct RowSource<'a> {
     pub retriever: Option<&'a dyn HistoryRetriever>,
     /// The frozen CRM, when the adapter is gated.
     pub crm: Option<&'a FrozenCrm>,
+    /// Whether micro-batches also carry DIN's click logits (`reclora-fused`).
+    pub crm_logits: bool,
 }
 
 impl std::fmt::Debug for RowSource<'_> {
@@ -62,13 +67,31 @@ impl RowSource<'_> {
             .into_iter()
             .map(|chunk| {
                 let chunk_indices: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
-                let r_c = self
-                    .crm
-                    .map(|crm| crm.representations(self.data, Split::Train, &chunk_indices, device))
-                    .transpose()?;
+                let (r_c, crm_logits) = match self.crm {
+                    Some(crm) if self.crm_logits => {
+                        let (r_c, logits) = crm.representations_and_logits(
+                            self.data,
+                            Split::Train,
+                            &chunk_indices,
+                            device,
+                        )?;
+                        (Some(r_c), Some(logits))
+                    }
+                    Some(crm) => (
+                        Some(crm.representations(
+                            self.data,
+                            Split::Train,
+                            &chunk_indices,
+                            device,
+                        )?),
+                        None,
+                    ),
+                    None => (None, None),
+                };
                 Ok(MicroBatch {
                     rows: chunk.into_iter().map(|(_, row)| row).collect(),
                     r_c,
+                    crm_logits,
                 })
             })
             .collect()
@@ -100,35 +123,69 @@ impl RowSource<'_> {
     }
 }
 
+/// How a step's rows are read: the loss, the answer ids and the padding id.
+#[derive(Debug, Clone, Copy)]
+pub struct StepEncoding {
+    /// The training loss.
+    pub loss: TrainLoss,
+    /// The answer and end ids.
+    pub answers: AnswerTokens,
+    /// Right-padding id.
+    pub pad_id: u32,
+}
+
 /// One optimizer step's losses and gradients.
 #[derive(Debug)]
 pub struct StepResult {
-    /// Mean cross-entropy over every supervised token (answer and end token).
+    /// Mean loss over every term (LM: answer and end token; yes/no: one per row).
     pub loss: f64,
-    /// Mean cross-entropy of the answer token alone.
+    /// Mean loss of the answer alone (LM: its full-vocabulary cross-entropy; yes/no: the
+    /// two-way cross-entropy).
     pub answer_loss: f64,
     /// Gradients with respect to the adapter, accumulated over the micro-batches.
     pub grads: GradientsParams,
 }
 
-/// The step's mean supervised-token cross-entropy and its gradients with respect to the
-/// adapter, accumulated over `micro_batches`. Every micro-batch loss is divided by the
-/// step's total supervised-token count, so the sum equals one batch of all rows.
+/// The step's mean loss and its gradients with respect to the adapter, accumulated over
+/// `micro_batches`. Every micro-batch loss is divided by the step's total count of loss
+/// terms (supervised tokens for the LM loss, rows for the yes/no loss), so the sum equals
+/// one batch of all rows.
 pub fn step_gradients(
     llm: &LlamaModel,
     plora: &Plora,
     micro_batches: &[MicroBatch],
-    pad_id: u32,
+    encoding: StepEncoding,
 ) -> Result<StepResult, FinetuneError> {
     let rows: usize = micro_batches.iter().map(|m| m.rows.len()).sum();
-    let normalizer = (2 * rows).max(1) as f64;
+    let terms_per_row = match encoding.loss {
+        TrainLoss::Lm => 2,
+        TrainLoss::YesNo => 1,
+    };
+    let normalizer = (terms_per_row * rows).max(1) as f64;
     let device = llm.device();
     let mut accumulator = GradientsAccumulator::<Plora>::new();
     let mut loss_total = 0.0;
     let mut answer_total = 0.0;
     for micro in micro_batches {
         let adapter = batch_adapter(plora, micro.r_c.as_ref(), micro.rows.len(), &device)?;
-        let parts = answer_loss_parts(llm, Some(&adapter), &micro.rows, pad_id, normalizer)?;
+        let parts = match encoding.loss {
+            TrainLoss::Lm => answer_loss_parts(
+                llm,
+                Some(&adapter),
+                &micro.rows,
+                encoding.pad_id,
+                normalizer,
+            )?,
+            TrainLoss::YesNo => yes_no_loss_parts(
+                llm,
+                Some(&adapter),
+                &micro.rows,
+                encoding.pad_id,
+                encoding.answers,
+                micro.crm_logits.clone().map(|logits| (plora, logits)),
+                normalizer,
+            )?,
+        };
         loss_total += read_scalar(parts.total.clone())?;
         answer_total += parts.answer_nll_sum();
         let grads = GradientsParams::from_grads(parts.total.backward(), plora);

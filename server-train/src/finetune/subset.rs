@@ -14,14 +14,31 @@ const SUBSET_TAG: u64 = 1;
 /// Tag of the epoch-order streams (plus the epoch).
 const EPOCH_TAG: u64 = 1 << 32;
 
+/// Tag of the evaluation-sample stream (`eval --test-sample`, `--valid-sample`).
+const EVAL_SAMPLE_TAG: u64 = 5 << 32;
+
 /// `size` distinct train indices out of `0..train_len`, sorted; all of them when
 /// `size ≥ train_len`.
 pub fn few_shot_subset(train_len: usize, size: usize, seed: u64) -> Vec<usize> {
-    let size = size.min(train_len);
-    let mut pool: Vec<usize> = (0..train_len).collect();
-    let mut stream = SplitMix64::new(derive_seed(seed, SUBSET_TAG));
+    seeded_rows(train_len, size, derive_seed(seed, SUBSET_TAG))
+}
+
+/// `size` distinct rows of a split of `split_len` drawn uniformly across the whole split
+/// (not its first rows) with `seed`, sorted: `eval --test-sample N --seed S`. A smaller
+/// sample with the same seed is a subset of a larger one.
+pub fn eval_sample(split_len: usize, size: usize, seed: u64) -> Vec<usize> {
+    seeded_rows(split_len, size, derive_seed(seed, EVAL_SAMPLE_TAG))
+}
+
+/// The first `size` positions of a partial Fisher–Yates shuffle of `0..len` driven by
+/// splitmix64 from `stream_seed`, sorted. The first k draws do not depend on `size`, so
+/// samples of one seed are nested.
+fn seeded_rows(len: usize, size: usize, stream_seed: u64) -> Vec<usize> {
+    let size = size.min(len);
+    let mut pool: Vec<usize> = (0..len).collect();
+    let mut stream = SplitMix64::new(stream_seed);
     for i in 0..size {
-        let j = i + stream.below(train_len - i);
+        let j = i + stream.below(len - i);
         pool.swap(i, j);
     }
     pool.truncate(size);

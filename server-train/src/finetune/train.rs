@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::{AdamWConfig, ModuleOptimizer};
+use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use reclora_core::dropout::seed_host_dropout;
 use reclora_core::llm::LlamaModel;
@@ -20,7 +22,8 @@ use super::files::{RunFolder, TrainState, read_json, write_json};
 use super::frozen_crm::FrozenCrm;
 use super::plan::StepPlan;
 use super::random::derive_seed;
-use super::step::{RowSource, step_gradients};
+use super::step::{RowSource, StepEncoding, step_gradients};
+use super::warm_start::{load_static_lora, warm_started};
 use crate::data::{PreparedDataset, Split};
 
 /// Tag of the per-step gate-dropout seeds (plus the step).
@@ -162,8 +165,14 @@ pub fn finetune(
     // Drawn on the host: every mode and every resumed or repeated run starts from the same
     // weights, whatever else uses the backend's (process-global) RNG meanwhile.
     let mut plora = adapter_config.init_seeded(&inputs.llm.config, config.seed, &device)?;
+    if let Some(warm) = &config.warm_start {
+        // Before any checkpoint is loaded: a resumed run then overwrites it all.
+        let source = load_static_lora(warm, &plora, &inputs.llm.config, &device)?;
+        plora = warm_started(plora, &source, warm.noise, config.seed);
+    }
     let mut optimizer = AdamWConfig::new()
         .with_weight_decay(config.weight_decay)
+        .with_epsilon(config.adam_epsilon)
         .init();
     let mut state = TrainState::new(plan.total_steps());
     if control.resume && folder.state().is_file() {
@@ -192,6 +201,12 @@ pub fn finetune(
         selection: config.mode.history(config.history_k),
         retriever: inputs.retriever,
         crm: inputs.crm.filter(|_| adapter_config.is_gated()),
+        crm_logits: config.mode.fuses_crm_logit(),
+    };
+    let encoding = StepEncoding {
+        loss: config.loss,
+        answers: encoder.answers(),
+        pad_id: encoder.pad_id(),
     };
     let reseed_dropout = adapter_config.is_gated() && adapter_config.gate_dropout > 0.0;
     let stop_at = control
@@ -211,13 +226,14 @@ pub fn finetune(
         }
         let rows = plan.rows(step);
         let micro_batches = source.micro_batches(&rows, config.micro_batch, &device)?;
-        let step_result = step_gradients(inputs.llm, &plora, &micro_batches, encoder.pad_id())?;
+        let step_result = step_gradients(inputs.llm, &plora, &micro_batches, encoding)?;
         let (loss, answer_loss, grads) =
             (step_result.loss, step_result.answer_loss, step_result.grads);
         let rate = config
             .schedule
             .rate(config.learning_rate, step, state.total_steps);
-        plora = optimizer.step(rate, plora, grads);
+        let rates = step_rates(config, &plora, step, state.total_steps);
+        plora = optimizer.step(rates, plora, grads);
 
         state.steps_done += 1;
         state.samples_seen += rows.len();
@@ -250,6 +266,48 @@ pub fn finetune(
         0.0
     };
     Ok(TrainSummary::from_state(&state, per_second))
+}
+
+/// Step `step`'s learning rates: `learning_rate` on the schedule for every parameter, and
+/// with `--gate-lr` the gate rate on the same schedule for the gates' parameters.
+pub fn step_rates(
+    config: &FinetuneConfig,
+    plora: &Plora,
+    step: usize,
+    total_steps: usize,
+) -> ModuleLearningRate {
+    let rate = config
+        .schedule
+        .rate(config.learning_rate, step, total_steps);
+    match config.gate_learning_rate {
+        None => rate.into(),
+        Some(gate_rate) => {
+            let gate_rate = config.schedule.rate(gate_rate, step, total_steps);
+            ModuleLrScheduler::new(rate)
+                .with_group(ParamGroup::from_ids(gate_param_ids(plora)), gate_rate)
+                .step()
+        }
+    }
+}
+
+/// The ids of every gate parameter (per-projection gates and the shared one).
+pub fn gate_param_ids(plora: &Plora) -> Vec<ParamId> {
+    struct Ids(Vec<ParamId>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.id);
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    let per_projection = plora
+        .layers
+        .iter()
+        .flat_map(|layer| &layer.projections)
+        .filter_map(|projection| projection.gate.as_ref());
+    for gate in per_projection.chain(plora.shared_gate.as_ref()) {
+        gate.visit(&mut ids);
+    }
+    ids.0
 }
 
 /// Writes the step-named adapter and optimizer files, then publishes them in the state,

@@ -8,6 +8,7 @@ use burn::tensor::Device;
 use reclora_core::LanguageModel;
 use reclora_core::bundle::llm_tensors;
 use reclora_core::llm::{LlamaConfig, SeededWeights, WeightSource};
+use reclora_core::prompt::HistoryRetriever;
 use reclora_core::quant::WeightQuant;
 use reclora_core::rng::SplitMix64;
 use safetensors::Dtype;
@@ -23,8 +24,8 @@ use crate::finetune::tests::fixture::{
     TempDir, byte_tokenizer, synthetic_dataset_sized, tiny_config, tiny_llama_config,
 };
 use crate::finetune::{
-    EvalInputs, EvalOptions, FinetuneConfig, FinetuneMode, FrozenCrm, RunControl, TrainInputs,
-    evaluate, finetune,
+    EvalInputs, EvalOptions, EvalRows, FinetuneConfig, FinetuneMode, FrozenCrm, RunControl,
+    TrainInputs, evaluate, finetune,
 };
 use crate::lsmr::table::TABLE_FORMAT_VERSION;
 use crate::lsmr::{ItemEmbeddings, ItemTableInfo};
@@ -126,34 +127,69 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
     let items_dir = root.join("items");
     write_item_table(&data, &items_dir, llm_config.hidden_size);
     let retriever = open_retriever(&items_dir, DatasetName::Ml1m).expect("retriever");
+    let setup = Setup {
+        root: root.path(),
+        data: &data,
+        crm_dir: &crm_dir,
+        model_dir: &model_dir,
+        items_dir: &items_dir,
+        llm_config: &llm_config,
+        retriever: retriever.as_ref(),
+    };
+    // RecLoRA, and RecLoRA-fused, whose bundle also scores DIN's logit with the learned w.
+    for mode in [FinetuneMode::Reclora, FinetuneMode::RecloraFused] {
+        bundle_reproduces_the_server(&setup, mode);
+    }
+}
 
+/// What both modes' runs share.
+struct Setup<'a> {
+    root: &'a Path,
+    data: &'a PreparedDataset,
+    crm_dir: &'a Path,
+    model_dir: &'a Path,
+    items_dir: &'a Path,
+    llm_config: &'a LlamaConfig,
+    retriever: &'a dyn HistoryRetriever,
+}
+
+fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
+    let Setup {
+        root,
+        data,
+        crm_dir,
+        model_dir,
+        items_dir,
+        llm_config,
+        retriever,
+    } = *setup;
     // A few PLoRA steps so that the adapter is not the identity.
     let train_device = Device::flex().autodiff();
     let (llm, tokenizer) = LanguageModel::load(&model_dir, &train_device)
         .expect("tiny model")
         .into_parts();
     let llm = llm.no_grad();
-    let crm = FrozenCrm::load(&crm_dir, &train_device).expect("DIN");
+    let crm = FrozenCrm::load(crm_dir, &train_device).expect("DIN");
     let config = FinetuneConfig {
-        model: model_dir.clone(),
+        model: model_dir.to_path_buf(),
         data: data.dir().to_path_buf(),
-        crm: Some(crm_dir.clone()),
-        items: Some(items_dir.clone()),
+        crm: Some(crm_dir.to_path_buf()),
+        items: Some(items_dir.to_path_buf()),
         train_size: 16,
         epochs: 1,
         micro_batch: 4,
         grad_accum: 1,
         learning_rate: 5e-2,
-        ..tiny_config(FinetuneMode::Reclora, crm.representation_dim())
+        ..tiny_config(mode, crm.representation_dim())
     };
-    let run = root.join("reclora");
+    let run = root.join(mode.as_str());
     finetune(
         TrainInputs {
-            data: &data,
+            data,
             llm: &llm,
             tokenizer: &tokenizer,
             crm: Some(&crm),
-            retriever: Some(retriever.as_ref()),
+            retriever: Some(retriever),
         },
         &config,
         &run,
@@ -167,27 +203,32 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
 
     // The server's scores, as `reclora-train eval` computes them.
     let device = Device::flex();
-    let (eval_llm, _) = LanguageModel::load(&model_dir, &device)
+    let (eval_llm, _) = LanguageModel::load(model_dir, &device)
         .expect("model")
         .into_parts();
     let plora = config.plora.as_ref().expect("adapter config");
     let adapter = plora
-        .load(&llm_config, &RunFolder::new(&run).adapter(), &device)
+        .load(llm_config, &RunFolder::new(&run).adapter(), &device)
         .expect("adapter");
-    let eval_crm = FrozenCrm::load(&crm_dir, &device).expect("DIN");
+    if mode == FinetuneMode::RecloraFused {
+        // w started at 1 and was trained.
+        let w = adapter.crm_logit_weight_value().expect("fused weight");
+        assert!(w != 1.0 && w.is_finite(), "{w}");
+    }
+    let eval_crm = FrozenCrm::load(crm_dir, &device).expect("DIN");
     evaluate(
         EvalInputs {
-            data: &data,
+            data,
             llm: &eval_llm,
             tokenizer: &tokenizer,
             adapter: Some(&adapter),
             crm: Some(&eval_crm),
-            retriever: Some(retriever.as_ref()),
+            retriever: Some(retriever),
         },
         &config,
         &run,
         EvalOptions {
-            test_rows: 1_000,
+            rows: EvalRows::first_test(1_000),
             batch: 4,
             stop_after_rows: None,
             progress: false,
@@ -197,7 +238,7 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
 
     let rows = data.split_len(Split::Test);
     for (quant, bound) in [(WeightQuant::F32, 2e-5), (WeightQuant::Q8, 0.02)] {
-        let bundle = root.join(format!("bundle-{quant:?}"));
+        let bundle = root.join(format!("bundle-{}-{quant:?}", mode.as_str()));
         export_bundle(&run, quant, &bundle).expect("exports");
         let report = parity(&ParityArgs {
             run: run.clone(),
@@ -210,13 +251,13 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
         })
         .expect("parity");
         eprintln!(
-            "parity {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
+            "parity {mode} {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
             report.rows, report.max_abs_diff, report.auc_server, report.auc_bundle
         );
         assert_eq!(report.rows, rows);
         assert!(
             report.max_abs_diff <= bound,
-            "{quant:?}: {}",
+            "{mode} {quant:?}: {}",
             report.max_abs_diff
         );
         if quant == WeightQuant::F32 {

@@ -103,6 +103,18 @@ pub struct RunFigures {
     pub logloss: f64,
 }
 
+/// AUC(later) − AUC(earlier) of two runs on the common rows, with its paired bootstrap
+/// interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedFigures {
+    /// The later run in the order given.
+    pub run: String,
+    /// The earlier run it is compared with.
+    pub against: String,
+    /// The difference and its 95 % interval.
+    pub difference: metrics::AucDifference,
+}
+
 /// The comparison: every run on the same rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -110,6 +122,8 @@ pub struct Report {
     pub rows: usize,
     /// Runs, in the order given.
     pub runs: Vec<RunFigures>,
+    /// Every later run against every earlier one (the first given, e.g. DIN, first).
+    pub paired: Vec<PairedFigures>,
 }
 
 struct LoadedRun {
@@ -179,15 +193,19 @@ pub fn compare(run_dirs: &[PathBuf], resamples: usize) -> Result<Report, ReportE
     if common.is_empty() {
         return Err(ReportError::NoCommonRows);
     }
+    // Labels and every run's scores in the common rows' order, so columns pair up row by
+    // row.
+    let labels: Vec<bool> = common.values().copied().collect();
+    let columns: Vec<Vec<f32>> = runs
+        .iter()
+        .map(|run| {
+            let mine: std::collections::BTreeMap<usize, f32> =
+                run.scores.iter().map(|s| (s.row, s.p_yes)).collect();
+            common.keys().map(|row| mine[row]).collect()
+        })
+        .collect();
     let mut figures = Vec::with_capacity(runs.len());
-    for run in &runs {
-        let kept: Vec<&ScoredRow> = run
-            .scores
-            .iter()
-            .filter(|s| common.contains_key(&s.row))
-            .collect();
-        let labels: Vec<bool> = kept.iter().map(|s| s.label).collect();
-        let probs: Vec<f32> = kept.iter().map(|s| s.p_yes).collect();
+    for (run, probs) in runs.iter().zip(&columns) {
         let metric_error = |source| ReportError::Metric {
             run: run.name.clone(),
             source,
@@ -195,15 +213,37 @@ pub fn compare(run_dirs: &[PathBuf], resamples: usize) -> Result<Report, ReportE
         figures.push(RunFigures {
             name: run.name.clone(),
             mode: run.mode.clone(),
-            auc: metrics::auc(&labels, &probs).map_err(metric_error)?,
-            auc_ci: metrics::bootstrap_auc_ci(&labels, &probs, resamples, 7)
+            auc: metrics::auc(&labels, probs).map_err(metric_error)?,
+            auc_ci: metrics::bootstrap_auc_ci(&labels, probs, resamples, 7)
                 .map_err(metric_error)?,
-            logloss: metrics::logloss(&labels, &probs).map_err(metric_error)?,
+            logloss: metrics::logloss(&labels, probs).map_err(metric_error)?,
         });
+    }
+    let mut paired = Vec::new();
+    for (later, run) in runs.iter().enumerate().skip(1) {
+        for (earlier, against) in runs.iter().enumerate().take(later) {
+            let difference = metrics::paired_bootstrap_auc_difference(
+                &labels,
+                &columns[earlier],
+                &columns[later],
+                resamples,
+                7,
+            )
+            .map_err(|source| ReportError::Metric {
+                run: format!("{} vs {}", run.name, against.name),
+                source,
+            })?;
+            paired.push(PairedFigures {
+                run: run.name.clone(),
+                against: against.name.clone(),
+                difference,
+            });
+        }
     }
     Ok(Report {
         rows: common.len(),
         runs: figures,
+        paired,
     })
 }
 
@@ -278,6 +318,20 @@ mod tests {
         assert_eq!(report.runs[0].mode, "crm");
         // zero-shot: 0.5 ties 0.5 (½), 0.7 > 0.5 → (½ + 1) / 2 = 0.75.
         assert!((report.runs[1].auc - 0.75).abs() < 1e-12);
+        // One pair, zero-shot − din = 0.75 − 1 on the same rows; every resample's
+        // difference lies in [−1, 0] (din ranks each resample perfectly or is skipped).
+        assert_eq!(report.paired.len(), 1);
+        let pair = &report.paired[0];
+        assert_eq!(
+            (pair.run.as_str(), pair.against.as_str()),
+            ("zero-shot", "din")
+        );
+        assert!((pair.difference.difference + 0.25).abs() < 1e-12);
+        let (low, high) = pair.difference.ci;
+        assert!(
+            (-1.0..=0.0).contains(&low) && low <= high && high <= 0.0,
+            "{low} {high}"
+        );
         // LogLoss of din: −(ln 0.9 + ln 0.8 + ln 0.4) / 3.
         let want = -((0.9f64).ln() + (0.8f64).ln() + (0.4f64).ln()) / 3.0;
         assert!((report.runs[0].logloss - want).abs() < 1e-6);

@@ -47,6 +47,22 @@ pub fn markdown(report: &Report) -> String {
         }
         text.push('\n');
     }
+    if !report.paired.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nPaired AUC differences on the same rows, with 95 % paired bootstrap intervals:\n"
+        );
+        let _ = writeln!(text, "| run | against | AUC difference | 95% CI (paired) |");
+        let _ = writeln!(text, "|---|---|---|---|");
+        for pair in &report.paired {
+            let d = &pair.difference;
+            let _ = writeln!(
+                text,
+                "| {} | {} | {:+.4} | [{:+.4}, {:+.4}] |",
+                pair.run, pair.against, d.difference, d.ci.0, d.ci.1
+            );
+        }
+    }
     text
 }
 
@@ -75,8 +91,20 @@ mod tests {
                     logloss: 0.54,
                 },
             ],
+            paired: vec![super::super::PairedFigures {
+                run: "din".into(),
+                against: "reclora".into(),
+                difference: crate::metrics::AucDifference {
+                    difference: -0.0152,
+                    ci: (-0.02, -0.01),
+                },
+            }],
         };
         let md = markdown(&report);
+        assert!(
+            md.contains("| din | reclora | -0.0152 | [-0.0200, -0.0100] |"),
+            "{md}"
+        );
         assert!(md.contains("| reclora | reclora | 0.8141 | [0.8000, 0.8300] | 0.5000 |"));
         // (0.8141 − 0.7989) / 0.7989 = 1.90 %, the paper's RecLoRA-over-DIN figure.
         assert!(md.contains("| reclora | +0.00 | +1.90 |"), "{md}");

@@ -9,7 +9,7 @@ use super::fixture::{
 use crate::crm::{CrmTrainConfig, train_crm};
 use crate::data::Split;
 use crate::finetune::config::{FinetuneConfig, FinetuneMode};
-use crate::finetune::eval::{EvalInputs, EvalOptions, LlmMetrics, evaluate};
+use crate::finetune::eval::{EvalInputs, EvalOptions, EvalRows, LlmMetrics, evaluate};
 use crate::finetune::files::{RunFolder, read_json};
 use crate::finetune::frozen_crm::FrozenCrm;
 use crate::finetune::train::{RunControl, TrainInputs, finetune};
@@ -111,7 +111,7 @@ fn tiny_few2many_trains_the_adapter_and_evaluates_from_its_files() {
     let eval_llm = tiny_llm(&eval_device);
     let eval_crm = FrozenCrm::load(&crm_dir, &eval_device).expect("DIN");
     let options = EvalOptions {
-        test_rows: 1_000,
+        rows: EvalRows::first_test(1_000),
         batch: 4,
         stop_after_rows: None,
         progress: false,

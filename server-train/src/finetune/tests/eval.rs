@@ -13,7 +13,7 @@ use super::fixture::{
 use crate::data::Split;
 use crate::finetune::config::FinetuneMode;
 use crate::finetune::encode::PromptEncoder;
-use crate::finetune::eval::{EvalInputs, EvalOptions, evaluate};
+use crate::finetune::eval::{EvalInputs, EvalOptions, EvalRows, evaluate};
 use crate::finetune::loss::batch_adapter;
 use crate::finetune::random::SplitMix64;
 use crate::metrics;
@@ -60,7 +60,7 @@ fn a_stopped_evaluation_continues_to_the_uninterrupted_metrics() {
     let test_rows = data.split_len(Split::Test);
     assert_eq!(test_rows, 8);
     let options = |stop| EvalOptions {
-        test_rows: 100,
+        rows: EvalRows::first_test(100),
         batch: 2,
         stop_after_rows: stop,
         progress: false,

@@ -13,7 +13,7 @@ use reclora_core::prompt::{HistoryEvent, HistoryRetriever};
 use reclora_core::tokenizer::TextTokenizer;
 
 use crate::data::{DatasetName, PreparedDataset, prepare};
-use crate::finetune::config::{FinetuneConfig, FinetuneMode};
+use crate::finetune::config::{FinetuneConfig, FinetuneMode, TrainLoss};
 use crate::finetune::frozen_crm::FrozenCrm;
 
 pub use reclora_test_support::TempDir;
@@ -135,15 +135,22 @@ pub fn tiny_config(mode: FinetuneMode, crm_dim: usize) -> FinetuneConfig {
             4.0,
             vec![ProjectionKind::Q, ProjectionKind::V],
         )),
-        FinetuneMode::Reclora => Some(PloraConfig {
+        FinetuneMode::Reclora | FinetuneMode::RecloraFused => Some(PloraConfig {
             num_meta: 3,
             rank: 2,
             alpha: 4.0,
             gate_hidden: 6,
             gate_dropout: 0.0,
             crm_dim,
+            crm_logit_fusion: mode.fuses_crm_logit(),
             ..PloraConfig::default()
         }),
+    };
+    // The fused logit is trained with the loss eval scores.
+    let loss = if mode.fuses_crm_logit() {
+        TrainLoss::YesNo
+    } else {
+        TrainLoss::Lm
     };
     FinetuneConfig {
         crm: Some(PathBuf::from("crm")),
@@ -156,6 +163,7 @@ pub fn tiny_config(mode: FinetuneMode, crm_dim: usize) -> FinetuneConfig {
         train_size: 12,
         seed: 7,
         checkpoint_every: 2,
+        loss,
         ..FinetuneConfig::new(mode, PathBuf::from("tiny"), PathBuf::from("data"))
     }
 }

@@ -13,10 +13,11 @@ use super::fixture::{
     tiny_llm,
 };
 use crate::data::Split;
+use crate::finetune::config::TrainLoss;
 use crate::finetune::encode::{AnswerTokens, PromptEncoder, SupervisedRow};
 use crate::finetune::loss::{answer_loss, answer_loss_parts, batch_adapter, supervised_targets};
 use crate::finetune::random::SplitMix64;
-use crate::finetune::step::{MicroBatch, step_gradients};
+use crate::finetune::step::{MicroBatch, StepEncoding, step_gradients};
 use reclora_core::prompt::HistorySelection;
 
 const CRM_DIM: usize = 5;
@@ -245,10 +246,16 @@ fn two_micro_batches_of_two_equal_one_batch_of_four() {
     let micro = |range: std::ops::Range<usize>| MicroBatch {
         rows: rows[range.clone()].to_vec(),
         r_c: Some(r_c.clone().narrow(0, range.start, range.len())),
+        crm_logits: None,
+    };
+    let encoding = StepEncoding {
+        loss: TrainLoss::Lm,
+        answers: ANSWERS,
+        pad_id: ANSWERS.end,
     };
     let split_step =
-        step_gradients(&llm, &plora, &[micro(0..2), micro(2..4)], ANSWERS.end).expect("2×2");
-    let whole_step = step_gradients(&llm, &plora, &[micro(0..4)], ANSWERS.end).expect("1×4");
+        step_gradients(&llm, &plora, &[micro(0..2), micro(2..4)], encoding).expect("2×2");
+    let whole_step = step_gradients(&llm, &plora, &[micro(0..4)], encoding).expect("1×4");
     assert!((split_step.answer_loss - whole_step.answer_loss).abs() < 1e-5);
     assert!(whole_step.answer_loss > 0.0 && whole_step.answer_loss.is_finite());
     let (loss_split, grads_split) = (split_step.loss, split_step.grads);

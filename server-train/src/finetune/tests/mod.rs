@@ -7,4 +7,5 @@ mod eval;
 pub(crate) mod fixture;
 mod loss;
 mod prompts;
+mod recipe;
 mod train;
