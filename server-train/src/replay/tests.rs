@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::tensor::Device;
 use reclora_bench::prompts::PromptsFile;
 use reclora_bench::replay::Replay;
