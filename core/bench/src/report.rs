@@ -302,7 +302,7 @@ pub fn splice(text: &str, table: &str) -> String {
             format!("{}{block}{}", &text[..start], &text[end + END.len()..])
         }
         _ => format!(
-            "{}\n## On-device scoring against llama.cpp and PyTorch (reclora-bench)\n\n{block}\n",
+            "{}\n\n## On-device scoring against llama.cpp and PyTorch (reclora-bench)\n\n{block}\n",
             text.trim_end()
         ),
     }
