@@ -8,7 +8,9 @@ of every log and the first differences; exits 1 if any test printed differently.
 import re
 import sys
 
-RUNNING = re.compile(r"^\s*Running (.+?) \(")
+RUNNING = re.compile(r"^\s*Running (.+?) \((?:.*/)?([^/]+?)(?:-[0-9a-f]{16})?\)")
+# A panicking thread's OS id differs from run to run; the message does not.
+THREAD_ID = re.compile(r"^(thread '[^']*') \(\d+\)")
 DOCTESTS = re.compile(r"^\s*Doc-tests (\S+)")
 BLOCK = re.compile(r"^---- (.+) stdout ----$")
 RESULT = re.compile(r"^test result: (\w+)\. (\d+) passed; (\d+) failed; (\d+) ignored")
@@ -21,7 +23,7 @@ def parse(path):
         for raw in log:
             line = raw.rstrip("\n")
             if m := RUNNING.match(line):
-                binary, current = m.group(1), None
+                binary, current = f"{m.group(2)} {m.group(1)}", None
             elif m := DOCTESTS.match(line):
                 binary, current = "doc " + m.group(1), None
             elif m := BLOCK.match(line):
@@ -32,7 +34,7 @@ def parse(path):
                 if m := RESULT.match(line):
                     counts[binary] = tuple(int(g) for g in m.groups()[1:])
             elif current is not None and "[varies]" not in line:
-                outputs[current].append(line)
+                outputs[current].append(THREAD_ID.sub(r"\1", line))
     for key in outputs:
         while outputs[key] and outputs[key][-1] == "":
             outputs[key].pop()

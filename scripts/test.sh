@@ -32,3 +32,5 @@ if [ "$repeat" -eq 0 ]; then
 else
   scripts/check-determinism.sh "$repeat"
 fi
+# Kotlin, Swift and Python against the host library (docs/bindings.md).
+scripts/test-bindings.sh

@@ -259,6 +259,10 @@ pub enum LlmCommand {
         /// Timed repetitions after one warm-up; the median is reported.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Rows per forward: row r is the ids from offset 31·r (different windows of the
+        /// same text, all `--tokens` long).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
 }
 

@@ -102,33 +102,60 @@ pub fn run(args: LlmArgs) -> Result<(), CliError> {
             ids_file,
             tokens,
             repeats,
-        } => bench_prefill(&model, &ids_file, tokens, repeats.max(1), args.backend)?,
+            batch,
+        } => bench_prefill(
+            &model,
+            &ids_file,
+            PrefillShape {
+                tokens,
+                batch: batch.max(1),
+            },
+            repeats.max(1),
+            args.backend,
+        )?,
     }
     Ok(())
 }
+
+/// Rows and tokens per row of a prefill benchmark.
+#[derive(Debug, Clone, Copy)]
+struct PrefillShape {
+    tokens: usize,
+    batch: usize,
+}
+
+/// Offset between the windows of two consecutive benchmark rows.
+const ROW_STRIDE: usize = 31;
 
 /// Times one prefill forward (all positions, logits at the last one) and prints JSON.
 fn bench_prefill(
     model: &LanguageModel,
     ids_file: &Path,
-    tokens: usize,
+    shape: PrefillShape,
     repeats: usize,
     backend: BackendKind,
 ) -> Result<(), CliError> {
+    let PrefillShape { tokens, batch } = shape;
     let text = std::fs::read_to_string(ids_file).map_err(|e| CliError::io(ids_file, e))?;
     let ids: Vec<u32> = serde_json::from_str(&text).map_err(|e| CliError::BadInputLine {
         path: ids_file.to_path_buf(),
         line: 1,
         message: e.to_string(),
     })?;
-    if ids.len() < tokens {
+    let needed = (batch - 1) * ROW_STRIDE + tokens;
+    if ids.len() < needed {
         return Err(CliError::BadInputLine {
             path: ids_file.to_path_buf(),
             line: 1,
-            message: format!("{} ids, fewer than --tokens {tokens}", ids.len()),
+            message: format!(
+                "{} ids, fewer than the {needed} that --tokens {tokens} --batch {batch} need",
+                ids.len()
+            ),
         });
     }
-    let row = vec![ids[..tokens].to_vec()];
+    let row: Vec<Vec<u32>> = (0..batch)
+        .map(|r| ids[r * ROW_STRIDE..r * ROW_STRIDE + tokens].to_vec())
+        .collect();
     let answer = [0u32, 1];
     model.last_position_logits(&row, &answer)?;
     let mut seconds = Vec::with_capacity(repeats);
@@ -143,8 +170,8 @@ fn bench_prefill(
         "{}",
         serde_json::json!({
             "impl": "reclora", "backend": backend.to_string(), "tokens": tokens,
-            "repeats": repeats, "median_seconds": median,
-            "tokens_per_second": tokens as f64 / median,
+            "batch": batch, "repeats": repeats, "median_seconds": median,
+            "tokens_per_second": (batch * tokens) as f64 / median,
         })
     );
     Ok(())

@@ -6,6 +6,7 @@
 //! NEON, or a portable path) and gives bitwise the same result whatever the thread count.
 //!
 //! - [`gemm`]: f32 matrix products, with the constant operand (a weight) packed once.
+//! - [`qgemm`]: int8 products on block-quantized (Q8_0, Q4_1) weights packed in place.
 //! - [`attention`]: causal grouped-query attention with padding, forward and backward.
 //! - [`norm`]: RMSNorm, forward and backward.
 //! - [`rope`]: rotary position embedding (rotate-half), and its inverse.
@@ -14,5 +15,6 @@
 pub mod attention;
 pub mod gemm;
 pub mod norm;
+pub mod qgemm;
 pub mod rope;
 pub mod swiglu;

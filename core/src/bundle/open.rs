@@ -192,7 +192,8 @@ fn check_declared_sizes(manifest: &BundleManifest) -> Result<(), BundleError> {
                 .saturating_mul((d_in + d_out) as u64),
         )
     });
-    let plora_params = bank_params.saturating_mul(llm.num_layers as u64);
+    let adapted_layers = llm.num_layers - plora.first_adapted_layer(llm.num_layers);
+    let plora_params = bank_params.saturating_mul(adapted_layers as u64);
     let checks = [
         (
             "DIN parameter bytes",

@@ -191,6 +191,17 @@ impl HistoryStore {
         &self.path
     }
 
+    /// Forgets every event and keeps the profile: the file is rewritten with the profile
+    /// alone (write, fsync, rename), so a crash leaves either the old history or none.
+    pub fn clear_events(&mut self) -> Result<(), HistoryError> {
+        let kept = std::mem::take(&mut self.events);
+        if let Err(error) = self.compact() {
+            self.events = kept;
+            return Err(error);
+        }
+        Ok(())
+    }
+
     /// Rewrites the file with only the profile and the kept events (write, fsync,
     /// rename), so a crash at any point leaves either the old file or the new one.
     pub fn compact(&mut self) -> Result<(), HistoryError> {

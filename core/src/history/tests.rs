@@ -43,6 +43,29 @@ fn fast() -> HistoryOptions {
     }
 }
 
+/// Clearing keeps the profile, empties the file's events, and survives a reopen; later
+/// appends go on from an empty history.
+#[test]
+fn clear_events_keeps_the_profile_and_forgets_the_events() {
+    let dir = TempDir::new("clear");
+    let profile = UserProfile::new([("user_id", "11"), ("gender", "F")]);
+    let mut store = HistoryStore::open(dir.file(), fast()).expect("opens");
+    store.set_profile(profile.clone()).expect("profile");
+    for id in 0..5 {
+        store.append(event(id)).expect("append");
+    }
+    store.clear_events().expect("clears");
+    assert!(ids(&store).is_empty());
+    drop(store);
+    let mut store = HistoryStore::open(dir.file(), fast()).expect("reopens");
+    assert!(ids(&store).is_empty());
+    assert_eq!(store.profile(), Some(&profile));
+    store.append(event(7)).expect("append after clear");
+    drop(store);
+    let store = HistoryStore::open(dir.file(), fast()).expect("reopens again");
+    assert_eq!(ids(&store), [7]);
+}
+
 #[test]
 fn an_event_record_has_the_documented_bytes() {
     let framed = record::encode(&Record::Event(StoredEvent {

@@ -35,7 +35,7 @@ pub use config::{HfLlamaConfig, LlamaConfig};
 pub use error::LlmError;
 pub use gguf_source::GgufWeights;
 pub use hf_source::{SafetensorsWeights, read_hf_config};
-pub use host::{LayerMask, PackedWeight};
+pub use host::{CPU_KERNELS_ENV, LayerMask, PackedWeight};
 pub use kv_cache::KvCache;
 pub use language_model::{LanguageModel, gguf_vocab};
 pub use mask::AttentionMask;

@@ -40,6 +40,9 @@ pub struct PloraConfig {
     pub mixture: MixtureForm,
     /// Width d_c of the CRM representation R_c (256 for DIN).
     pub crm_dim: usize,
+    /// Adapt only the top this many decoder blocks (`None`: all of them, the paper's). The
+    /// backward then stops at the lowest adapted block.
+    pub adapt_layers: Option<usize>,
 }
 
 impl Default for PloraConfig {
@@ -55,6 +58,7 @@ impl Default for PloraConfig {
             shared_gate: false,
             mixture: MixtureForm::SumOfProducts,
             crm_dim: 256,
+            adapt_layers: None,
         }
     }
 }
@@ -76,6 +80,12 @@ impl PloraConfig {
         self.num_meta > 1
     }
 
+    /// The first adapted block of a model with `num_layers` blocks.
+    pub fn first_adapted_layer(&self, num_layers: usize) -> usize {
+        self.adapt_layers
+            .map_or(0, |top| num_layers.saturating_sub(top))
+    }
+
     /// The factor applied to every delta, alpha / r.
     pub fn scaling(&self) -> f64 {
         self.alpha / self.rank as f64
@@ -94,6 +104,9 @@ impl PloraConfig {
         }
         if self.targets.is_empty() {
             return Err(PloraError::NoTargets);
+        }
+        if self.adapt_layers == Some(0) {
+            return Err(PloraError::NoAdaptedLayers);
         }
         for (i, kind) in self.targets.iter().enumerate() {
             if self.targets[..i].contains(kind) {
@@ -192,6 +205,10 @@ mod tests {
         assert!(matches!(
             check(|c| c.alpha = f64::INFINITY),
             PloraError::BadAlpha(_)
+        ));
+        assert!(matches!(
+            check(|c| c.adapt_layers = Some(0)),
+            PloraError::NoAdaptedLayers
         ));
         // A static LoRA has no gate, so gate sizes do not matter.
         let mut baseline = PloraConfig::static_lora(2, 2.0, vec![ProjectionKind::Q]);

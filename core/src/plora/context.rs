@@ -19,7 +19,8 @@ impl<'a> LoraContext<'a> {
     /// Pairs `plora` with gate weights computed by [`Plora::gates`] (or built by hand).
     pub fn new(plora: &'a Plora, gates: GateWeights) -> Result<Self, PloraError> {
         let slots_match = gates.num_slots() == plora.num_slots()
-            && gates.targets_per_layer() == plora.config.targets.len();
+            && gates.targets_per_layer() == plora.config.targets.len()
+            && gates.first_layer() == plora.first_adapted_layer();
         if !slots_match {
             return Err(PloraError::GateSlots {
                 expected: plora.num_slots(),

@@ -33,6 +33,9 @@ pub enum PloraError {
     /// No projection is adapted.
     #[error("PLoRA needs at least one target projection")]
     NoTargets,
+    /// `adapt_layers` is zero: no decoder block would be adapted.
+    #[error("adapt_layers must be at least 1 (or unset for every layer)")]
+    NoAdaptedLayers,
     /// A projection appears twice in `targets`.
     #[error("projection `{0}` is targeted twice")]
     DuplicateTarget(ProjectionKind),

@@ -77,8 +77,16 @@ impl PloraConfig {
             )
         };
         let per_projection_gate = self.is_gated() && !self.shared_gate;
+        let first = self.first_adapted_layer(llm.num_layers);
         let mut layers = Vec::with_capacity(llm.num_layers);
-        for _ in 0..llm.num_layers {
+        for layer in 0..llm.num_layers {
+            // Blocks below the adapted top keep an empty layer, so indices stay the model's.
+            if layer < first {
+                layers.push(PloraLayer {
+                    projections: Vec::new(),
+                });
+                continue;
+            }
             let mut projections = Vec::with_capacity(self.targets.len());
             for kind in &self.targets {
                 let (d_in, d_out) = kind.dims(llm);
@@ -133,9 +141,14 @@ impl Plora {
             .get(self.target_index(kind)?)
     }
 
-    /// Number of (layer, projection) slots.
+    /// The first adapted decoder block (blocks below it have no meta-LoRAs).
+    pub fn first_adapted_layer(&self) -> usize {
+        self.config.first_adapted_layer(self.layers.len())
+    }
+
+    /// Number of adapted (layer, projection) slots.
     pub fn num_slots(&self) -> usize {
-        self.layers.len() * self.config.targets.len()
+        (self.layers.len() - self.first_adapted_layer()) * self.config.targets.len()
     }
 
     /// The gate weights α of every (layer, projection), computed once per batch.
@@ -173,7 +186,11 @@ impl Plora {
                 per_slot
             }
         };
-        Ok(GateWeights::new(per_slot, self.config.targets.len()))
+        Ok(GateWeights::new(
+            per_slot,
+            self.config.targets.len(),
+            self.first_adapted_layer(),
+        ))
     }
 
     /// α ≡ 1 for a static LoRA (N_m = 1), which has no gate.
@@ -191,7 +208,11 @@ impl Plora {
 
     fn constant_gates(&self, batch: usize, device: &Device) -> GateWeights {
         let ones = uniform(batch, self.config.num_meta, device);
-        GateWeights::new(vec![ones; self.num_slots()], self.config.targets.len())
+        GateWeights::new(
+            vec![ones; self.num_slots()],
+            self.config.targets.len(),
+            self.first_adapted_layer(),
+        )
     }
 
     /// Saves the weights as a burnpack file (the config is serde, saved by the caller).

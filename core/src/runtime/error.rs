@@ -94,7 +94,4 @@ pub enum RuntimeError {
     /// The recommender was opened without a history store.
     #[error("this recommender was opened without a history store")]
     NoStore,
-    /// The store's lock was poisoned by a panic in another thread.
-    #[error("the history store lock is poisoned")]
-    Poisoned,
 }

@@ -2,7 +2,7 @@
 //! candidates on the phone.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::Tensor;
 
@@ -10,7 +10,7 @@ use crate::bundle::manifest::file;
 use crate::bundle::{Bundle, BundleError, BundleManifest, BundleOptions, CatalogProblem};
 use crate::bundle::{FeaturesFile, ItemsFile};
 use crate::crm::{DinBatch, to_din_input};
-use crate::history::{HistoryStore, StoredEvent, UserProfile};
+use crate::history::{HistoryError, HistoryOptions, HistoryStore, StoredEvent, UserProfile};
 use crate::llm::{LlamaModel, ProjectionAdapter, YesNoScore};
 use crate::plora::LoraContext;
 use crate::prompt::{HistoryEvent, HistorySelection, RellaTemplate, SemanticRetriever};
@@ -145,9 +145,34 @@ impl Recommender {
         self.with_store(|store| Ok(store.append(event)?))
     }
 
+    /// Appends `events` in order under one lock. Every event is checked first, so an
+    /// invalid one rejects the whole call before anything is written; an I/O error part-way
+    /// leaves the events before it acknowledged.
+    pub fn record_all(&self, events: &[StoredEvent]) -> Result<(), RuntimeError> {
+        for event in events {
+            event.feedback.validate().map_err(HistoryError::from)?;
+        }
+        self.with_store(|store| {
+            for event in events {
+                store.append(*event)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Replaces the stored profile.
     pub fn set_profile(&self, profile: UserProfile) -> Result<(), RuntimeError> {
         self.with_store(|store| Ok(store.set_profile(profile)?))
+    }
+
+    /// The number of stored events (at most `HistoryOptions::max_events`).
+    pub fn history_len(&self) -> Result<usize, RuntimeError> {
+        self.with_store(|store| Ok(store.events().len()))
+    }
+
+    /// Forgets the stored events and keeps the profile ([`HistoryStore::clear_events`]).
+    pub fn clear_history(&self) -> Result<(), RuntimeError> {
+        self.with_store(|store| Ok(store.clear_events()?))
     }
 
     /// A copy of the stored profile and events.
@@ -165,7 +190,7 @@ impl Recommender {
         work: impl FnOnce(&mut HistoryStore) -> Result<T, RuntimeError>,
     ) -> Result<T, RuntimeError> {
         let store = self.history.as_ref().ok_or(RuntimeError::NoStore)?;
-        let mut guard = store.lock().map_err(|_| RuntimeError::Poisoned)?;
+        let mut guard = lock_reloading(store, self.options.history)?;
         work(&mut guard)
     }
 
@@ -355,9 +380,82 @@ impl Recommender {
     }
 }
 
+/// Locks the store. A panic while it was held (a caller's thread unwinding) may have left
+/// the copy in memory behind its file, so a poisoned store is reloaded from the file, the
+/// durable record, and the poison cleared: one panic never fails every later call.
+fn lock_reloading(
+    store: &Mutex<HistoryStore>,
+    options: HistoryOptions,
+) -> Result<MutexGuard<'_, HistoryStore>, RuntimeError> {
+    match store.lock() {
+        Ok(guard) => Ok(guard),
+        Err(poisoned) => {
+            let mut guard = poisoned.into_inner();
+            tracing::warn!(path = %guard.path().display(), "history lock poisoned; reloading");
+            *guard = HistoryStore::open(guard.path(), options)?;
+            store.clear_poison();
+            Ok(guard)
+        }
+    }
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, BundleError> {
     serde_json::from_slice(bytes).map_err(|source| BundleError::SideFile {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Feedback;
+
+    /// A panic while the store is locked does not fail later calls: the store comes back
+    /// from its file with every acknowledged event.
+    #[test]
+    fn a_poisoned_store_is_reloaded_from_its_file() {
+        let dir = std::env::temp_dir().join(format!("reclora-poison-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("history.bin");
+        let options = HistoryOptions::default();
+        let store = Mutex::new(HistoryStore::open(&path, options).expect("opens"));
+        for k in 0..3 {
+            let event = StoredEvent {
+                item_id: k,
+                feedback: Feedback::Like,
+                timestamp: i64::from(k),
+            };
+            lock_reloading(&store, options)
+                .expect("lock")
+                .append(event)
+                .expect("append");
+        }
+        let panicked = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let _guard = store.lock().expect("lock");
+                    // The file gets a record the copy in memory lacks, as when a panic
+                    // strikes between the write and the update in memory.
+                    let mut other = HistoryStore::open(&path, options).expect("second handle");
+                    other
+                        .append(StoredEvent {
+                            item_id: 3,
+                            feedback: Feedback::Dislike,
+                            timestamp: 3,
+                        })
+                        .expect("append");
+                    panic!("poisoning the store");
+                })
+                .join()
+        });
+        assert!(panicked.is_err());
+        assert!(store.is_poisoned());
+        let guard = lock_reloading(&store, options).expect("reloads");
+        let ids: Vec<u32> = guard.events().map(|e| e.item_id).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        drop(guard);
+        assert!(!store.is_poisoned());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 }

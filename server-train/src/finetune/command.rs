@@ -77,6 +77,9 @@ pub struct FinetuneArgs {
     /// Dropout inside the gates while training (reclora).
     #[arg(long, default_value_t = 0.1)]
     pub gate_dropout: f64,
+    /// Adapt only the top N decoder blocks, so the backward stops there (default: all).
+    #[arg(long)]
+    pub adapt_layers: Option<usize>,
     /// Passes over the few-shot subset.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
@@ -168,6 +171,7 @@ impl FinetuneArgs {
             mixture: self.mixture,
             shared_gate: self.shared_gate,
             gate_dropout: self.gate_dropout,
+            adapt_layers: self.adapt_layers,
         };
         FinetuneConfig {
             crm: self.crm.clone(),

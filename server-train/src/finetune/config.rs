@@ -194,6 +194,8 @@ pub struct PloraOptions {
     pub shared_gate: bool,
     /// Dropout inside the gates while training.
     pub gate_dropout: f64,
+    /// Adapt only the top this many decoder blocks (`None`: all).
+    pub adapt_layers: Option<usize>,
 }
 
 impl Default for PloraOptions {
@@ -208,6 +210,7 @@ impl Default for PloraOptions {
             mixture: paper.mixture,
             shared_gate: paper.shared_gate,
             gate_dropout: paper.gate_dropout,
+            adapt_layers: paper.adapt_layers,
         }
     }
 }
@@ -218,11 +221,10 @@ impl PloraOptions {
     pub fn adapter_for(&self, mode: FinetuneMode, crm_dim: usize) -> Option<PloraConfig> {
         match mode {
             FinetuneMode::ZeroShot => None,
-            FinetuneMode::LoraLast | FinetuneMode::LoraRetrieved => Some(PloraConfig::static_lora(
-                self.rank,
-                self.alpha,
-                self.targets.clone(),
-            )),
+            FinetuneMode::LoraLast | FinetuneMode::LoraRetrieved => Some(PloraConfig {
+                adapt_layers: self.adapt_layers,
+                ..PloraConfig::static_lora(self.rank, self.alpha, self.targets.clone())
+            }),
             FinetuneMode::Reclora => Some(PloraConfig {
                 num_meta: self.num_meta,
                 rank: self.rank,
@@ -233,6 +235,7 @@ impl PloraOptions {
                 mixture: self.mixture,
                 gate_dropout: self.gate_dropout,
                 crm_dim,
+                adapt_layers: self.adapt_layers,
                 ..PloraConfig::default()
             }),
         }

@@ -98,11 +98,14 @@ impl<'a> Problem<'a> {
     /// # Panics
     ///
     /// If `c` is shorter than `[m, n]` with stride `ldc`, or `m`, `n` or `k` is zero.
+    /// `c` points to `c_len` floats borrowed for `'a` (possibly uninitialized in
+    /// `Overwrite` mode: the first K block writes before any read).
     pub(crate) fn new(
         a: MatRef<'a>,
         b_panels: &'a [f32],
         n: usize,
-        c: &'a mut [f32],
+        c: *mut f32,
+        c_len: usize,
         ldc: usize,
         mode: Accumulate,
     ) -> Self {
@@ -111,14 +114,14 @@ impl<'a> Problem<'a> {
             "empty products are handled by the caller"
         );
         assert!(
-            ldc >= n && c.len() >= (a.rows - 1) * ldc + n,
+            ldc >= n && c_len >= (a.rows - 1) * ldc + n,
             "output slice too short"
         );
         Self {
             a,
             b_panels,
             n,
-            c: OutPtr(c.as_mut_ptr()),
+            c: OutPtr(c),
             ldc,
             mode,
             _c: PhantomData,

@@ -43,6 +43,8 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 /// How a matrix of logical shape `[rows, cols]` lies in its slice.
@@ -373,7 +375,71 @@ pub fn matmul_packed(
     let a = MatRef::strided(a, m, b.k, lda, Layout::RowMajor);
     assert_output_fits(c.len(), m, b.n, ldc);
     b.kernel.assert_available();
-    run(b.kernel, a, b.storage.as_slice(), b.n, c, ldc, mode);
+    run(
+        b.kernel,
+        a,
+        b.storage.as_slice(),
+        b.n,
+        Output::of(c),
+        ldc,
+        mode,
+    );
+}
+
+/// [`matmul_packed`] with [`Accumulate::Overwrite`] into memory that need not be
+/// initialized: every element of the `[m, n]` output is written before anything reads it,
+/// so a fresh buffer needs no zeroing (a memset of every activation, 5 % of a forward).
+///
+/// # Shapes
+///
+/// As [`matmul_packed`].
+///
+/// # Panics
+///
+/// As [`matmul_packed`].
+pub fn matmul_packed_uninit(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedMatrix,
+    c: &mut [MaybeUninit<f32>],
+    ldc: usize,
+) {
+    let a = MatRef::strided(a, m, b.k, lda, Layout::RowMajor);
+    assert_output_fits(c.len(), m, b.n, ldc);
+    b.kernel.assert_available();
+    let output = Output {
+        ptr: c.as_mut_ptr().cast::<f32>(),
+        len: c.len(),
+        _borrow: PhantomData,
+    };
+    run(
+        b.kernel,
+        a,
+        b.storage.as_slice(),
+        b.n,
+        output,
+        ldc,
+        Accumulate::Overwrite,
+    );
+}
+
+/// The output of a product: a raw view, so uninitialized memory is never behind a
+/// `&mut [f32]`. The driver writes every element of the first K block before reading any.
+struct Output<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl<'a> Output<'a> {
+    fn of(c: &'a mut [f32]) -> Self {
+        Self {
+            ptr: c.as_mut_ptr(),
+            len: c.len(),
+            _borrow: PhantomData,
+        }
+    }
 }
 
 /// `C = A·B` or `C += A·B` for two non-constant operands, in [`Kernel::best`].
@@ -418,7 +484,15 @@ pub fn matmul_with(kernel: Kernel, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, 
     let (_, nr) = kernel.tile();
     pack::with_scratch_b(pack::packed_b_len(b.rows, b.cols, nr), |packed| {
         pack::pack_b(b, nr, packed);
-        run(kernel, a, packed, b.cols, c.data, c.stride, mode);
+        run(
+            kernel,
+            a,
+            packed,
+            b.cols,
+            Output::of(c.data),
+            c.stride,
+            mode,
+        );
     });
 }
 
@@ -428,7 +502,7 @@ fn run(
     a: MatRef<'_>,
     b_panels: &[f32],
     n: usize,
-    c: &mut [f32],
+    c: Output<'_>,
     ldc: usize,
     mode: Accumulate,
 ) {
@@ -439,11 +513,14 @@ fn run(
     if k == 0 {
         // An empty sum: C = 0, or C unchanged.
         if mode == Accumulate::Overwrite {
-            c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+            for row in 0..m {
+                // SAFETY: the callers checked that `[m, n]` with stride `ldc` fits in `c`.
+                unsafe { std::ptr::write_bytes(c.ptr.add(row * ldc), 0, n) };
+            }
         }
         return;
     }
-    let problem = driver::Problem::new(a, b_panels, n, c, ldc, mode);
+    let problem = driver::Problem::new(a, b_panels, n, c.ptr, c.len, ldc, mode);
     match kernel {
         // SAFETY: the portable kernel needs no CPU feature.
         Kernel::Portable => unsafe { driver::run::<portable::Portable>(&problem) },

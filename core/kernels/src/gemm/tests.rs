@@ -388,3 +388,27 @@ fn short_output_panics() {
     let b = PackedMatrix::pack(&[1.0; 4], 2, 2, Layout::RowMajor);
     matmul_packed(&[1.0; 4], 2, 2, &b, &mut [0.0; 3], 2, Accumulate::Overwrite);
 }
+
+#[test]
+fn uninit_output_equals_the_overwrite_product_for_every_kernel() {
+    let mut rng = SplitMix64(11);
+    // Several K blocks (k > KC) and ragged edges, so later blocks read what the first wrote.
+    for &(m, k, n) in &[(1, 7, 5), (37, 600, 45), (15, 13, 33)] {
+        let a = rng.vec(m * k);
+        let w = rng.vec(k * n);
+        for kernel in Kernel::available() {
+            let packed = PackedMatrix::pack_with(kernel, MatRef::new(&w, k, n, Layout::RowMajor));
+            let mut expected = vec![f32::NAN; m * n];
+            matmul_packed(&a, m, k, &packed, &mut expected, n, Accumulate::Overwrite);
+            let mut fresh: Vec<std::mem::MaybeUninit<f32>> = Vec::with_capacity(m * n);
+            fresh.resize_with(m * n, std::mem::MaybeUninit::uninit);
+            matmul_packed_uninit(&a, m, k, &packed, &mut fresh, n);
+            // SAFETY: matmul_packed_uninit wrote all m·n elements.
+            let got: Vec<f32> = fresh
+                .into_iter()
+                .map(|v| unsafe { v.assume_init() })
+                .collect();
+            assert_eq!(got, expected, "{kernel:?} {m}x{k}x{n}");
+        }
+    }
+}

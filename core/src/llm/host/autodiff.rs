@@ -19,7 +19,7 @@ use reclora_kernels::attention::{
     AttentionParams, AttentionShape, BackwardInputs, BackwardOutputs, HeadLayout, Heads, HeadsMut,
     attention_backward, attention_forward,
 };
-use reclora_kernels::gemm::{Accumulate, matmul_packed};
+use reclora_kernels::gemm::matmul_packed_uninit;
 use reclora_kernels::norm::{rms_norm as rms_norm_kernel, rms_norm_backward};
 use reclora_kernels::rope::{RopeShape, RopeTables, rope_forward, rope_inverse};
 use reclora_kernels::swiglu::{
@@ -27,7 +27,7 @@ use reclora_kernels::swiglu::{
 };
 
 use super::packed::{PackedWeight, add_bias};
-use super::{contiguous, flex_from_vec, into_flex, values};
+use super::{contiguous, flex_from_vec, into_flex, values, written_by};
 use crate::llm::rope::RotaryEmbedding;
 
 type AutodiffFlex = Autodiff<Flex>;
@@ -461,16 +461,9 @@ impl Backward<Flex, 1> for FrozenLinearOp {
         let transposed = state.packed.built_transposed();
         let (n, k) = (transposed.k(), transposed.n());
         let m = d_y.layout().num_elements() / n.max(1);
-        let mut d_x = vec![0.0f32; m * k];
-        matmul_packed(
-            values(&d_y),
-            m,
-            n,
-            transposed,
-            &mut d_x,
-            k,
-            Accumulate::Overwrite,
-        );
+        let d_x = written_by(m * k, |d_x| {
+            matmul_packed_uninit(values(&d_y), m, n, transposed, d_x, k);
+        });
         grads.register::<Flex>(parent.id, flex_from_vec(d_x, &state.input_shape));
     }
 }
@@ -487,16 +480,9 @@ pub(super) fn frozen_linear<const D: usize>(
     let weight = packed.forward(linear);
     let (k, n) = (weight.k(), weight.n());
     let m = input.layout().num_elements() / k.max(1);
-    let mut out = vec![0.0f32; m * n];
-    matmul_packed(
-        values(&input),
-        m,
-        k,
-        weight,
-        &mut out,
-        n,
-        Accumulate::Overwrite,
-    );
+    let mut out = written_by(m * n, |out| {
+        matmul_packed_uninit(values(&input), m, k, weight, out, n);
+    });
     if let Some(bias) = &bias {
         add_bias(&mut out, bias);
     }

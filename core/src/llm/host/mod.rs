@@ -8,11 +8,16 @@
 mod autodiff;
 mod ops;
 mod packed;
+#[cfg(test)]
+mod tests;
 
 pub use ops::LayerMask;
+
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
+
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -33,9 +38,45 @@ pub(crate) enum Route {
     Generic,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by [`with_generic_route`]: this thread's operations take burn's generic route.
+    static GENERIC_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with every operation of this thread on burn's generic route, the reference
+/// the kernels are compared with.
+#[cfg(test)]
+pub(crate) fn with_generic_route<T>(work: impl FnOnce() -> T) -> T {
+    GENERIC_ONLY.set(true);
+    let result = work();
+    GENERIC_ONLY.set(false);
+    result
+}
+
+/// Environment variable that turns the CPU kernels off (`RECLORA_CPU_KERNELS=off`): every
+/// operation then takes burn's generic route, as before the kernels existed. For
+/// benchmarks and diagnosis (kernels vs generic in one binary), not for production.
+pub const CPU_KERNELS_ENV: &str = "RECLORA_CPU_KERNELS";
+
+/// Whether the process asked for the generic route everywhere (read once).
+fn kernels_disabled() -> bool {
+    static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DISABLED.get_or_init(|| {
+        std::env::var(CPU_KERNELS_ENV).is_ok_and(|value| value.eq_ignore_ascii_case("off"))
+    })
+}
+
 impl Route {
     /// The route for tensors on `device`.
     pub(crate) fn of(device: &Device) -> Self {
+        #[cfg(test)]
+        if GENERIC_ONLY.get() {
+            return Route::Generic;
+        }
+        if kernels_disabled() {
+            return Route::Generic;
+        }
         #[cfg(feature = "flex")]
         if *device == Device::flex() {
             if !device.is_autodiff() {
@@ -105,6 +146,19 @@ pub(crate) fn unique_values_mut(primitive: &mut FlexTensor) -> Option<&mut [f32]
     } else {
         None
     }
+}
+
+/// `len` floats all written by `fill` (the contract of the kernels' `_uninit` entry
+/// points), without zeroing them first.
+pub(crate) fn written_by(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut buffer: Vec<MaybeUninit<f32>> = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` elements need no initialization.
+    unsafe { buffer.set_len(len) };
+    fill(&mut buffer);
+    let mut buffer = ManuallyDrop::new(buffer);
+    // SAFETY: `fill` wrote every element; `MaybeUninit<f32>` has the layout of `f32`; the
+    // allocation (pointer, capacity) is handed over whole.
+    unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast::<f32>(), len, buffer.capacity()) }
 }
 
 /// The values of any float tensor as one host vector (a copy; for weights at load).

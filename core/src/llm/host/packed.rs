@@ -5,9 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;
-use reclora_kernels::gemm::{Accumulate, Layout, PackedMatrix, matmul_packed};
+use reclora_kernels::gemm::{Layout, PackedMatrix, matmul_packed_uninit};
 
-use super::{Route, contiguous, flex_from_vec, from_flex, host_copy, into_flex, values};
+use super::{
+    Route, contiguous, flex_from_vec, from_flex, host_copy, into_flex, values, written_by,
+};
 
 /// The packed forms of one frozen `[d_in, d_out]` weight, built on first use and shared by
 /// every clone of the model: W for the forward, Wᵀ for the input gradient of a backward.
@@ -75,16 +77,9 @@ pub(crate) fn dense_projection<const D: usize>(
             let weight = packed.forward(linear);
             let (k, n) = (weight.k(), weight.n());
             let m = input.layout().num_elements() / k;
-            let mut out = vec![0.0f32; m * n];
-            matmul_packed(
-                values(&input),
-                m,
-                k,
-                weight,
-                &mut out,
-                n,
-                Accumulate::Overwrite,
-            );
+            let mut out = written_by(m * n, |out| {
+                matmul_packed_uninit(values(&input), m, k, weight, out, n);
+            });
             if let Some(bias) = &linear.bias {
                 add_bias(&mut out, &host_copy(bias.val()));
             }

@@ -277,3 +277,63 @@ fn adapters_that_do_not_fit_are_rejected() {
         Err(LlmError::AdapterMismatch { .. })
     ));
 }
+
+#[test]
+fn adapting_the_top_layers_only_equals_a_full_adapter_with_zero_bottom_banks() {
+    let device = Device::flex();
+    let model = base_model(&device);
+    let rows = rows();
+    let vocab = vocab(&model.config);
+    let top = PloraConfig {
+        adapt_layers: Some(1),
+        ..gated(MixtureForm::SumOfProducts, false)
+    };
+    let mut partial = top.init_seeded(&model.config, 5, &device).expect("valid");
+    assert_eq!(partial.first_adapted_layer(), 1);
+    assert!(partial.layers[0].projections.is_empty());
+    assert_eq!(partial.num_slots(), ProjectionKind::ALL.len());
+    randomize_b(&mut partial, 70, 0.5, &device);
+
+    // The same top layer inside a full adapter whose bottom layer has B = 0.
+    let mut full = gated(MixtureForm::SumOfProducts, false)
+        .init_seeded(&model.config, 5, &device)
+        .expect("valid");
+    for (projection, top_projection) in full.layers[1]
+        .projections
+        .iter_mut()
+        .zip(&partial.layers[1].projections)
+    {
+        projection.bank.a = top_projection.bank.a.clone();
+        projection.bank.b = top_projection.bank.b.clone();
+        projection.gate = top_projection.gate.clone();
+    }
+    for projection in &mut full.layers[0].projections {
+        let [rows, cols] = projection.bank.b.dims();
+        projection.bank.b = param2(vec![0.0; rows * cols], [rows, cols], &device);
+    }
+    let r_c = tensor2(random_values(2 * 8, 41, 2.0), [2, 8], &device);
+    let logits = |plora: &Plora| {
+        let context = LoraContext::from_representation(plora, &r_c).expect("fits");
+        model
+            .last_position_logits_adapted(&rows, &vocab, PAD, Some(&context))
+            .expect("adapted")
+    };
+    let base = model
+        .last_position_logits(&rows, &vocab, PAD)
+        .expect("base");
+    let (partial_logits, full_logits) = (logits(&partial), logits(&full));
+    let moved = partial_logits[0]
+        .iter()
+        .zip(&base[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(moved > 1e-3, "the top-layer adapter changed nothing");
+    for (a, b) in partial_logits.iter().zip(&full_logits) {
+        let gap = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(gap < 1e-5, "top-only vs zero-bottom adapter: {gap}");
+    }
+}

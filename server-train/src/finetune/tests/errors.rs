@@ -265,3 +265,36 @@ fn a_stored_item_table_opens_as_the_retriever_of_its_dataset_only() {
     // cos(10, 11) = 0.994 beats cos(10, 12) = 0.
     assert_eq!(retriever.select(10, &history, 1), vec![1]);
 }
+
+#[test]
+fn adapt_layers_reaches_the_adapter_config_and_zero_is_refused() {
+    #[derive(clap::Parser)]
+    struct Finetune {
+        #[command(flatten)]
+        args: crate::finetune::command::FinetuneArgs,
+    }
+    let parse = |extra: &[&str]| {
+        let mut argv = vec![
+            "finetune", "--data", "d", "--out", "o", "--mode", "reclora", "--crm", "c", "--items",
+            "i",
+        ];
+        argv.extend_from_slice(extra);
+        Finetune::try_parse_from(argv)
+            .expect("parses")
+            .args
+            .config(256)
+    };
+    let all = parse(&[]);
+    assert_eq!(all.plora.as_ref().map(|p| p.adapt_layers), Some(None));
+    let top = parse(&["--adapt-layers", "4"]);
+    let plora = top.plora.as_ref().expect("reclora has an adapter");
+    assert_eq!(plora.adapt_layers, Some(4));
+    assert_eq!(plora.first_adapted_layer(30), 26);
+    let zero = parse(&["--adapt-layers", "0"]);
+    assert!(matches!(
+        zero.validate(),
+        Err(FinetuneError::Plora(
+            reclora_core::PloraError::NoAdaptedLayers
+        ))
+    ));
+}

@@ -1,0 +1,206 @@
+//! Activations quantized once per row to Q8 blocks, shared by every weight they multiply.
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::blocks::BLOCK;
+
+/// Above this many elements rows are quantized in parallel.
+const PARALLEL_MIN_ELEMS: usize = 1 << 16;
+
+/// An activation matrix `x: [m, k]` quantized per row to 32-element Q8 blocks: `x ≈ d · q`
+/// with an f32 scale `d = max|x| / 127` per block and `q = round(x / d)` (ties to even),
+/// `|q| ≤ 127`.
+///
+/// Quantize a normalized input once and multiply it by several weights of the same input width
+/// (q, k and v; gate and up). Besides the quants it keeps, per block, the sums the kernels
+/// correct with: `−128 · Σq` (the unsigned-weight bias of `dpbusd`) and `d · Σq` (the Q4_1
+/// minimum term).
+///
+/// Every value is computed with exact IEEE operations in a fixed order, so the quantization is
+/// bitwise the same on every instruction set. A block holding an infinity or NaN gets a
+/// non-finite scale, so the products it enters are non-finite (as in f32).
+#[derive(Clone, Debug, Default)]
+pub struct QuantizedActivations {
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    /// `[m, k]` quants.
+    pub(crate) qs: Vec<i8>,
+    /// `[m, k / 32]` scales `d`.
+    pub(crate) scales: Vec<f32>,
+    /// `[m, k / 32]`: `−128 · Σq`.
+    pub(crate) bias: Vec<i32>,
+    /// `[m, k / 32]`: `d · Σq`.
+    pub(crate) dsums: Vec<f32>,
+}
+
+impl QuantizedActivations {
+    /// Quantizes `x`.
+    ///
+    /// # Shapes
+    ///
+    /// - `x`: `[m, k]` row-major, `k` a multiple of 32.
+    ///
+    /// # Panics
+    ///
+    /// If `k` is not a multiple of 32 or `x.len() != m · k`.
+    pub fn quantize(x: &[f32], m: usize, k: usize) -> Self {
+        let mut quantized = Self::default();
+        quantized.quantize_into(x, m, k);
+        quantized
+    }
+
+    /// Quantizes `x` into this value's buffers (reusing their capacity).
+    ///
+    /// # Shapes
+    ///
+    /// As [`QuantizedActivations::quantize`].
+    ///
+    /// # Panics
+    ///
+    /// As [`QuantizedActivations::quantize`].
+    pub fn quantize_into(&mut self, x: &[f32], m: usize, k: usize) {
+        assert!(
+            k.is_multiple_of(BLOCK),
+            "activation width {k} is not a multiple of {BLOCK}"
+        );
+        assert_eq!(x.len(), m * k, "activation slice is not [{m}, {k}]");
+        let nb = k / BLOCK;
+        (self.m, self.k) = (m, k);
+        self.qs.resize(m * k, 0);
+        self.scales.resize(m * nb, 0.0);
+        self.bias.resize(m * nb, 0);
+        self.dsums.resize(m * nb, 0.0);
+        if m == 0 || k == 0 {
+            return;
+        }
+        let quantize = row_quantizer();
+        let run =
+            |((((x, qs), scales), bias), dsums): RowOut<'_>| quantize(x, qs, scales, bias, dsums);
+        if m * k >= PARALLEL_MIN_ELEMS {
+            x.par_chunks_exact(k)
+                .zip(self.qs.par_chunks_exact_mut(k))
+                .zip(self.scales.par_chunks_exact_mut(nb))
+                .zip(self.bias.par_chunks_exact_mut(nb))
+                .zip(self.dsums.par_chunks_exact_mut(nb))
+                .for_each(run);
+        } else {
+            x.chunks_exact(k)
+                .zip(self.qs.chunks_exact_mut(k))
+                .zip(self.scales.chunks_exact_mut(nb))
+                .zip(self.bias.chunks_exact_mut(nb))
+                .zip(self.dsums.chunks_exact_mut(nb))
+                .for_each(run);
+        }
+    }
+
+    /// Rows `m`.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Width `k`.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The quantized values decoded, `d · q`.
+    ///
+    /// # Shapes
+    ///
+    /// Returns `[m, k]` row-major.
+    pub fn dequantize(&self) -> Vec<f32> {
+        self.qs
+            .chunks_exact(BLOCK)
+            .zip(&self.scales)
+            .flat_map(|(qs, &d)| qs.iter().map(move |&q| f32::from(q) * d))
+            .collect()
+    }
+}
+
+type RowOut<'a> = (
+    (((&'a [f32], &'a mut [i8]), &'a mut [f32]), &'a mut [i32]),
+    &'a mut [f32],
+);
+
+type RowQuantizer = fn(&[f32], &mut [i8], &mut [f32], &mut [i32], &mut [f32]);
+
+/// The row quantizer compiled for the best vector unit of this CPU, chosen once. All copies
+/// give the same bits; only their speed differs.
+fn row_quantizer() -> RowQuantizer {
+    static QUANTIZER: OnceLock<RowQuantizer> = OnceLock::new();
+    *QUANTIZER.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                return |x, qs, scales, bias, dsums| {
+                    // SAFETY: AVX-512F and AVX-512BW were detected just above.
+                    unsafe { quantize_row_avx512(x, qs, scales, bias, dsums) }
+                };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return |x, qs, scales, bias, dsums| {
+                    // SAFETY: AVX2 was detected just above.
+                    unsafe { quantize_row_avx2(x, qs, scales, bias, dsums) }
+                };
+            }
+        }
+        quantize_row
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2")]
+fn quantize_row_avx512(
+    x: &[f32],
+    qs: &mut [i8],
+    scales: &mut [f32],
+    bias: &mut [i32],
+    dsums: &mut [f32],
+) {
+    quantize_row(x, qs, scales, bias, dsums);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn quantize_row_avx2(
+    x: &[f32],
+    qs: &mut [i8],
+    scales: &mut [f32],
+    bias: &mut [i32],
+    dsums: &mut [f32],
+) {
+    quantize_row(x, qs, scales, bias, dsums);
+}
+
+/// Quantizes one row: plain Rust the compiler vectorizes for the enclosing target features.
+#[inline(always)]
+fn quantize_row(x: &[f32], qs: &mut [i8], scales: &mut [f32], bias: &mut [i32], dsums: &mut [f32]) {
+    let blocks = x
+        .chunks_exact(BLOCK)
+        .zip(qs.chunks_exact_mut(BLOCK))
+        .zip(scales.iter_mut().zip(bias.iter_mut().zip(dsums)));
+    for ((x, qs), (scale, (bias, dsum))) in blocks {
+        // max|x| on the bits: the order of non-negative floats is that of their bits, and a
+        // NaN (bits above infinity's) wins, so it reaches the scale.
+        let amax_bits = x
+            .iter()
+            .fold(0u32, |acc, v| acc.max(v.to_bits() & 0x7fff_ffff));
+        let d = f32::from_bits(amax_bits) / 127.0;
+        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
+        let mut sum = 0i32;
+        for (q, &v) in qs.iter_mut().zip(x) {
+            // |v · id| ≤ 127 up to rounding; the clamp keeps |q| ≤ 127 (the AVX2 kernel's
+            // sign trick needs it) and the cast maps NaN to 0.
+            let level = (v * id).round_ties_even().clamp(-127.0, 127.0) as i32;
+            *q = level as i8;
+            sum += level;
+        }
+        *scale = d;
+        *bias = -128 * sum;
+        *dsum = d * sum as f32;
+    }
+}
