@@ -48,6 +48,9 @@ enum Command {
     Parity(crate::parity::ParityArgs),
     /// Time one test user's slate through a bundle, per-sample against per-user gates.
     ScoreLatency(crate::parity::LatencyArgs),
+    /// Write the replay set of `reclora-bench`: test users with their real profiles,
+    /// histories and candidate slates (JSON).
+    Replay(crate::replay::ReplayArgs),
     /// LSMR: encode every item with the LLM (mean-pooled last hidden state, PCA) into an
     /// item-embedding table.
     EmbedItems(EmbedItemsArgs),
@@ -283,6 +286,7 @@ impl Cli {
             Command::Export(args) => crate::export::run_export(args),
             Command::Parity(args) => crate::parity::run_parity(args),
             Command::ScoreLatency(args) => crate::parity::run_latency(args),
+            Command::Replay(args) => crate::replay::run_replay(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
         }

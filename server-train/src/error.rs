@@ -77,6 +77,9 @@ pub enum CliError {
     /// A bundle-vs-server comparison failed.
     #[error(transparent)]
     Parity(#[from] crate::parity::ParityError),
+    /// Writing a replay set failed.
+    #[error(transparent)]
+    Replay(#[from] crate::replay::ReplayError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

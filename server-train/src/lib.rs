@@ -13,6 +13,7 @@ pub mod llm_cmd;
 pub mod lsmr;
 pub mod metrics;
 pub mod parity;
+pub mod replay;
 pub mod report;
 #[cfg(test)]
 mod round_trip_tests;

@@ -44,24 +44,7 @@ impl Recommender {
         let adapter = Some(&context as &dyn ProjectionAdapter);
 
         let texts = self.prompt_texts(user, rows, HistorySelection::LastK(spec.history_k))?;
-        // The prefix ends with the line break after the history list: everything after
-        // it names the candidate.
-        let cut = texts[0]
-            .rfind("\nBased on the ")
-            .map(|at| at + 1)
-            .ok_or(RuntimeError::PrefixSplit)?;
-        let prefix_ids = self.tokenizer.encode(&texts[0][..cut])?;
-        let suffixes = self
-            .tokenizer
-            .encode_batch(&texts)?
-            .into_iter()
-            .map(|ids| {
-                ids.strip_prefix(prefix_ids.as_slice())
-                    .filter(|rest| !rest.is_empty())
-                    .map(<[u32]>::to_vec)
-                    .ok_or(RuntimeError::PrefixSplit)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let (prefix_ids, suffixes) = self.split_prefix(&texts)?;
 
         // RecLoRA-fused: DIN's logit of each candidate, target-aware over the whole history.
         let crm_logits = match self.crm_logit_weight {

@@ -6,7 +6,7 @@
 mod latency;
 mod snapshot;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -32,7 +32,7 @@ use crate::lsmr::{ItemEmbeddings, ItemTableInfo};
 
 /// The seeded tiny Llama as a Hugging Face folder (config, weights, tokenizer), the form
 /// a run's `--model` names.
-fn write_hf_folder(dir: &Path, config: &LlamaConfig) {
+pub(crate) fn write_hf_folder(dir: &Path, config: &LlamaConfig) {
     std::fs::create_dir_all(dir).expect("model dir");
     let seeded = SeededWeights::new(config.clone(), 5);
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = llm_tensors(config)
@@ -71,7 +71,7 @@ fn write_hf_folder(dir: &Path, config: &LlamaConfig) {
 }
 
 /// A random 4-dimensional LSMR table over the dataset's items.
-fn write_item_table(data: &PreparedDataset, dir: &Path, hidden: usize) {
+pub(crate) fn write_item_table(data: &PreparedDataset, dir: &Path, hidden: usize) {
     std::fs::create_dir_all(dir).expect("items dir");
     let n = data.meta().counts.items as usize;
     let first = data.meta().fields[data.item_field()].offset;

@@ -4,5 +4,6 @@
 
 mod errors;
 mod fixture;
+mod prompt_ids;
 mod reference;
 mod scoring;
