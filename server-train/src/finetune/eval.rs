@@ -97,6 +97,15 @@ impl EvalRows {
         }
     }
 
+    /// The command-line flag that chose these rows, for errors that name it.
+    pub fn flag(&self) -> &'static str {
+        match (self.split, self.selection) {
+            (Split::Valid, _) => "--valid-sample",
+            (_, RowSelection::Sample { .. }) => "--test-sample",
+            (_, RowSelection::First { .. }) => "--test-rows",
+        }
+    }
+
     /// How many rows were asked for.
     pub fn requested(&self) -> usize {
         match self.selection {
@@ -131,7 +140,7 @@ impl EvalOptions {
     pub fn validate(&self) -> Result<(), FinetuneError> {
         if self.rows.requested() == 0 {
             return Err(FinetuneError::ZeroOption {
-                option: "--test-rows/--test-sample/--valid-sample",
+                option: self.rows.flag(),
             });
         }
         if self.rows.split == Split::Train {
