@@ -130,9 +130,12 @@ impl EvalOptions {
     /// Rejects zero counts and the train split.
     pub fn validate(&self) -> Result<(), FinetuneError> {
         if self.rows.requested() == 0 {
-            return Err(FinetuneError::ZeroOption {
-                option: "--test-rows/--test-sample/--valid-sample",
-            });
+            let option = match (self.rows.selection, self.rows.split) {
+                (RowSelection::First { .. }, _) => "--test-rows",
+                (RowSelection::Sample { .. }, Split::Valid) => "--valid-sample",
+                (RowSelection::Sample { .. }, _) => "--test-sample",
+            };
+            return Err(FinetuneError::ZeroOption { option });
         }
         if self.rows.split == Split::Train {
             return Err(FinetuneError::EvalOnTrain);

@@ -221,8 +221,8 @@ fn the_gate_learning_rate_reaches_the_gates_and_nothing_else() {
     };
     config.validate().expect("valid config");
     let gates = gate_param_ids(&plora);
-    // 2 layers × 2 projections × (2 linear layers × weight and bias).
-    assert_eq!(gates.len(), llama.num_layers * TARGETS.len() * 4);
+    // 2 layers × 2 projections × (LayerNorm γ, β + 2 linear layers × weight and bias).
+    assert_eq!(gates.len(), llama.num_layers * TARGETS.len() * 6);
     let before = values_by_id(&plora);
     let grads = GradientsParams::from_grads(sum_of_parameters(&plora).backward(), &plora);
     let rates = step_rates(&config, &plora, 1, 4);
