@@ -145,6 +145,13 @@ fn eval_rejects_zero_rows_and_folders_that_are_not_finished_runs() {
         ),
         "{error}"
     );
+    for option in ["--test-sample", "--valid-sample"] {
+        let error = finetune_error(run(&["eval", "--run", dir, option, "0"]));
+        assert!(
+            matches!(error, FinetuneError::ZeroOption { option: named } if named == option),
+            "{error}"
+        );
+    }
     let error = finetune_error(run(&["eval", "--run", dir, "--batch", "0"]));
     assert!(
         matches!(error, FinetuneError::ZeroOption { option: "--batch" }),
