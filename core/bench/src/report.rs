@@ -137,7 +137,9 @@ pub fn render(reports: &[BenchReport], command: &str) -> Result<String, BenchErr
     let groups: Vec<String> = {
         let mut groups: Vec<String> = merged
             .keys()
-            .filter(|(_, engine, _)| engine == "reclora")
+            .filter(|(_, engine, variant)| {
+                engine == "reclora" && (variant == "per-sample" || variant == "per-user")
+            })
             .map(|(g, _, _)| g.clone())
             .collect();
         groups.dedup();
@@ -255,20 +257,54 @@ fn context(reports: &[BenchReport], peak: Option<f64>, int8: Option<f64>, comman
         "- Engines: {}.",
         versions.into_iter().collect::<Vec<_>>().join(", ")
     ));
-    for (peer, reference, max, mean) in agreements(reports) {
+    for a in agreements(reports) {
+        let verdict = if a.within_tolerance() {
+            "within"
+        } else {
+            "above"
+        };
         lines.push(format!(
-            "- P(yes) agreement, {peer} vs {reference} on the same prompts and weights, no LoRA: \
-             max |ΔP| {max:.4}, mean {mean:.4}."
+            "- P(yes) agreement, {} vs {} on the same prompts and weights, no LoRA, {} prompts × \
+             {} rounds: max |ΔP| {:.4}, mean {:.4}, {verdict} {AGREEMENT_TOLERANCE}.",
+            a.peer, a.reference, a.prompts, a.rounds, a.max, a.mean
         ));
     }
     lines.push(format!("- Produced by `{command}`."));
     lines.join("\n") + "\n"
 }
 
-/// (peer, reference, max, mean) |ΔP| of each llama.cpp report against reclora's zero-shot
-/// scores of the same prompts file, mode and model file.
-pub fn agreements(reports: &[BenchReport]) -> Vec<(String, String, f64, f64)> {
-    let mut out = Vec::new();
+/// The largest |ΔP| between llama.cpp and reclora's zero-shot scores of the same prompts
+/// and weights at which both count as computing the same thing.
+pub const AGREEMENT_TOLERANCE: f64 = 0.02;
+
+/// One llama.cpp variant against reclora's zero-shot scores, over all its rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// `llama.cpp prompt-by-prompt (Q8_0)`.
+    pub peer: String,
+    /// `reclora zero-shot-per-sample (Q8_0)`.
+    pub reference: String,
+    /// Rounds compared.
+    pub rounds: usize,
+    /// Prompts compared per round.
+    pub prompts: usize,
+    /// Largest |ΔP| over every round's prompts.
+    pub max: f64,
+    /// Mean |ΔP| over every round's prompts.
+    pub mean: f64,
+}
+
+impl Agreement {
+    /// Whether every prompt is within [`AGREEMENT_TOLERANCE`].
+    pub fn within_tolerance(&self) -> bool {
+        self.max <= AGREEMENT_TOLERANCE
+    }
+}
+
+/// Each llama.cpp variant and weights against reclora's zero-shot scores of the same
+/// prompts file, mode and model file (rounds merged: the largest max, the mean of means).
+pub fn agreements(reports: &[BenchReport]) -> Vec<Agreement> {
+    let mut out: Vec<Agreement> = Vec::new();
     for peer in reports.iter().filter(|r| r.engine.name == "llama.cpp") {
         let mode = match peer.variant.as_str() {
             "prompt-by-prompt" => "zero-shot-per-sample",
@@ -284,10 +320,28 @@ pub fn agreements(reports: &[BenchReport]) -> Vec<(String, String, f64, f64)> {
         let (Some(reference), Some(a)) = (reference, &peer.scores) else {
             continue;
         };
-        if let Some((max, mean)) = reference.scores.as_deref().and_then(|b| score_diff(a, b)) {
-            let name =
-                |r: &BenchReport| format!("{} {} ({})", r.engine.name, r.variant, r.model.quant);
-            out.push((name(peer), name(reference), max, mean));
+        let Some((max, mean)) = reference.scores.as_deref().and_then(|b| score_diff(a, b)) else {
+            continue;
+        };
+        let name = |r: &BenchReport| format!("{} {} ({})", r.engine.name, r.variant, r.model.quant);
+        let (peer_name, reference_name) = (name(peer), name(reference));
+        match out
+            .iter_mut()
+            .find(|g| g.peer == peer_name && g.reference == reference_name)
+        {
+            Some(g) => {
+                g.mean = (g.mean * g.rounds as f64 + mean) / (g.rounds + 1) as f64;
+                g.max = g.max.max(max);
+                g.rounds += 1;
+            }
+            None => out.push(Agreement {
+                peer: peer_name,
+                reference: reference_name,
+                rounds: 1,
+                prompts: a.len(),
+                max,
+                mean,
+            }),
         }
     }
     out

@@ -27,6 +27,35 @@ def read_prompts(path):
     return prompts
 
 
+def read_reference(path, prompts_path, model_path, variant):
+    """A `reclora-bench zero-shot` report, checked to be of the same prompts file, the same
+    model file and the matching mode, with its scores."""
+    with open(path) as f:
+        ref = json.load(f)
+    if ref.get("schema") != SCHEMA:
+        raise SystemExit(f"{path}: schema {ref.get('schema')!r}, expected {SCHEMA}")
+    problems = []
+    if ref.get("variant") != variant:
+        problems.append(f"variant {ref.get('variant')!r}, expected {variant!r}")
+    if os.path.realpath(ref["config"].get("prompts") or "") != os.path.realpath(prompts_path):
+        problems.append(f"prompts {ref['config'].get('prompts')!r}, expected {prompts_path!r}")
+    if os.path.realpath(ref["model"]["path"]) != os.path.realpath(model_path):
+        problems.append(f"model {ref['model']['path']!r}, expected {model_path!r}")
+    if not ref.get("scores"):
+        problems.append("no scores")
+    if problems:
+        raise SystemExit(f"{path}: not a reference for this run: " + "; ".join(problems))
+    return ref
+
+
+def agreement(scores, reference):
+    """(max, mean) |a - b| of two equally long score lists."""
+    if len(scores) != len(reference):
+        raise SystemExit(f"{len(scores)} scores against {len(reference)} reference scores")
+    diffs = [abs(a - b) for a, b in zip(scores, reference)]
+    return max(diffs), sum(diffs) / len(diffs)
+
+
 def slate_prompts(request, mode):
     """(prefix or None, rows): per-sample full prompts, or per-user prefix + suffixes."""
     split = request.get("per_user")

@@ -79,7 +79,33 @@ fn agreement_pairs_llama_with_zero_shot_on_the_same_prompts() {
     zero.scores = Some(vec![0.51, 0.6]);
     let found = agreements(&[llama.clone(), zero.clone()]);
     assert_eq!(found.len(), 1);
-    assert!((found[0].2 - 0.01).abs() < 1e-6, "{found:?}");
+    assert!((found[0].max - 0.01).abs() < 1e-6, "{found:?}");
+    assert!((found[0].mean - 0.005).abs() < 1e-6, "{found:?}");
+    assert!(found[0].within_tolerance());
+    // A second round, 0.03 off on one prompt: the largest max, the mean of the means.
+    let mut again = llama.clone();
+    again.scores = Some(vec![0.54, 0.6]);
+    let found = agreements(&[llama.clone(), zero.clone(), again]);
+    assert_eq!((found.len(), found[0].rounds, found[0].prompts), (1, 2, 2));
+    assert!((found[0].max - 0.03).abs() < 1e-6, "{found:?}");
+    assert!((found[0].mean - 0.01).abs() < 1e-6, "{found:?}");
+    assert!(!found[0].within_tolerance());
+    // Zero-shot and check reports (here of F32 weights) only feed the agreement lines:
+    // no table group of their own.
+    let ours = report("reclora", "per-sample", "q8", 1.0, 1.0);
+    let (mut llama_f32, mut zero_f32) = (llama.clone(), zero.clone());
+    llama_f32.model.quant = "F32".into();
+    zero_f32.model.quant = "F32".into();
+    let text = render(&[ours, llama_f32, zero_f32], "x").expect("renders");
+    assert!(
+        text.contains("max |ΔP| 0.0100, mean 0.0050, within 0.02"),
+        "{text}"
+    );
+    assert!(!text.contains("| f32"), "{text}");
+    assert!(matches!(
+        render(&[llama.clone(), zero.clone()], "x"),
+        Err(BenchError::NoReclora)
+    ));
     zero.config.prompts = Some("other.json".into());
     assert!(agreements(&[llama, zero]).is_empty());
 }
