@@ -77,6 +77,9 @@ pub enum CliError {
     /// A bundle-vs-server comparison failed.
     #[error(transparent)]
     Parity(#[from] crate::parity::ParityError),
+    /// A bundle given as `--model` does not open.
+    #[error(transparent)]
+    Bundle(#[from] reclora_core::bundle::BundleError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

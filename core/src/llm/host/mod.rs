@@ -8,6 +8,7 @@
 mod autodiff;
 mod ops;
 mod packed;
+mod quantized;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,8 @@ pub use ops::LayerMask;
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
+pub use quantized::ProjectionInput;
+pub(crate) use quantized::{on_device, packed_projection};
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 
