@@ -12,12 +12,12 @@ use burn::tensor::Device;
 use reclora_core::bundle::manifest::file;
 use reclora_core::bundle::{
     BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FeatureField, FeaturesFile, FileDigest,
-    ItemsFile, PromptSpec, load_module, module_tensors, serialize_llm, serialize_module,
+    ItemsFile, PromptSpec, QuantScheme, load_module, module_tensors, serialize_llm,
+    serialize_module,
 };
 use reclora_core::crm::DinConfig;
 use reclora_core::llm::{LlamaConfig, SeededWeights};
 use reclora_core::plora::PloraConfig;
-use reclora_core::quant::WeightQuant;
 use reclora_core::rng::SplitMix64;
 use reclora_core::runtime::Recommender as CoreRecommender;
 use reclora_core::tokenizer::{BYTE_LEVEL_VOCAB, PromptTemplate, byte_level_tokenizer};
@@ -257,7 +257,8 @@ pub fn write_bundle(dir: &Path) -> Result<()> {
     let config = llm_config();
     let tokenizer = byte_level_tokenizer()?;
     let weights = SeededWeights::new(config.clone(), 17);
-    let llm = serialize_llm(&weights, &config, WeightQuant::F32)?;
+    let matrices = QuantScheme::F32.plan(&config);
+    let llm = serialize_llm(&weights, &config, &matrices)?;
     write(file::LLM, &llm)?;
     let din = seeded(din_config().init(&device), 100, 0.5)?;
     write(file::CRM, &serialize_module(&din)?)?;
@@ -278,7 +279,8 @@ pub fn write_bundle(dir: &Path) -> Result<()> {
     let manifest = BundleManifest {
         format_version: BUNDLE_FORMAT_VERSION,
         llm: config,
-        quant: WeightQuant::F32,
+        quant: QuantScheme::F32,
+        matrices,
         crm: CrmSpec {
             din: din_config(),
             history_len: HISTORY_LEN,

@@ -194,7 +194,9 @@ pub const DEFAULT_MODEL: &str = "assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.
 /// Options shared by every `llm` subcommand.
 #[derive(Debug, clap::Args)]
 pub struct LlmArgs {
-    /// A `.gguf` file or a Hugging Face folder (config.json, model.safetensors, tokenizer.json).
+    /// A `.gguf` file, a Hugging Face folder (config.json, model.safetensors,
+    /// tokenizer.json), or an exported bundle folder (manifest.json: its LLM as the runtime
+    /// builds it, in place from the map on the CPU).
     #[arg(
         long,
         global = true,

@@ -80,6 +80,9 @@ pub enum CliError {
     /// Writing a replay set failed.
     #[error(transparent)]
     Replay(#[from] crate::replay::ReplayError),
+    /// A bundle given as `--model` does not open.
+    #[error(transparent)]
+    Bundle(#[from] reclora_core::bundle::BundleError),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

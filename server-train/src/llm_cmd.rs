@@ -5,9 +5,13 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use reclora_core::tokenizer::PromptTemplate;
-use reclora_core::{BackendKind, LanguageModel, YesNoScore};
+use reclora_core::bundle::manifest::file;
+use reclora_core::bundle::{Bundle, BundleOptions};
+use reclora_core::quant::QuantKernel;
+use reclora_core::tokenizer::{PromptTemplate, TextTokenizer};
+use reclora_core::{BackendKind, LanguageModel, LlmError, YesNoScore};
 use serde::Deserialize;
 
 use crate::cli::{LlmArgs, LlmCommand};
@@ -27,7 +31,11 @@ const DEMO_PROMPTS: &str = include_str!("../../examples/demo_prompts.jsonl");
 fn load_model(path: &Path, backend: BackendKind) -> Result<LanguageModel, CliError> {
     let device = backend.device()?;
     let started = Instant::now();
-    let model = LanguageModel::load(path, &device)?;
+    let model = if path.join(file::MANIFEST).is_file() {
+        load_bundle_llm(path, &device)?
+    } else {
+        LanguageModel::load(path, &device)?
+    };
     tracing::info!(
         model = %path.display(),
         %backend,
@@ -35,6 +43,18 @@ fn load_model(path: &Path, backend: BackendKind) -> Result<LanguageModel, CliErr
         "model loaded"
     );
     Ok(model)
+}
+
+/// The LLM of the bundle folder `dir` as the runtime builds it (`Bundle::llm_model`: in
+/// place from the map on the CPU) with the bundle's tokenizer.
+fn load_bundle_llm(dir: &Path, device: &Device) -> Result<LanguageModel, CliError> {
+    let bundle = Bundle::open(dir, device, BundleOptions::default())?;
+    let model = bundle.llm_model(device, QuantKernel::default())?;
+    let [tokenizer, ..] = bundle.side_files();
+    let tokenizer = TextTokenizer::from_json_bytes(tokenizer, &dir.join(file::TOKENIZER))
+        .map_err(LlmError::from)?;
+    tracing::info!(bundle = %dir.display(), quant = %bundle.manifest().quant, "bundle LLM");
+    Ok(LanguageModel::from_parts(model, tokenizer))
 }
 
 /// Scores the embedded demo prompts and prints one JSON line per prompt.
@@ -127,7 +147,8 @@ struct PrefillShape {
 /// Offset between the windows of two consecutive benchmark rows.
 const ROW_STRIDE: usize = 31;
 
-/// Times one prefill forward (all positions, logits at the last one) and prints JSON.
+/// Times one prefill forward (all positions, logits at the last one) and prints JSON: the
+/// median wall seconds and the median CPU seconds of the whole process.
 fn bench_prefill(
     model: &LanguageModel,
     ids_file: &Path,
@@ -159,22 +180,51 @@ fn bench_prefill(
     let answer = [0u32, 1];
     model.last_position_logits(&row, &answer)?;
     let mut seconds = Vec::with_capacity(repeats);
+    let mut cpu_seconds = Vec::with_capacity(repeats);
     for _ in 0..repeats {
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), process_cpu_seconds());
         model.last_position_logits(&row, &answer)?;
         seconds.push(started.elapsed().as_secs_f64());
+        cpu_seconds.push(
+            process_cpu_seconds()
+                .zip(cpu)
+                .map(|(end, start)| end - start),
+        );
     }
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[seconds.len() / 2];
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let wall = median(seconds);
+    let cpu = cpu_seconds
+        .into_iter()
+        .collect::<Option<Vec<f64>>>()
+        .map(median);
+    let tokens_total = (batch * tokens) as f64;
     println!(
         "{}",
         serde_json::json!({
             "impl": "reclora", "backend": backend.to_string(), "tokens": tokens,
-            "batch": batch, "repeats": repeats, "median_seconds": median,
-            "tokens_per_second": (batch * tokens) as f64 / median,
+            "batch": batch, "repeats": repeats, "median_seconds": wall,
+            "tokens_per_second": tokens_total / wall,
+            "median_cpu_seconds": cpu,
+            "tokens_per_cpu_second": cpu.map(|cpu| tokens_total / cpu),
         })
     );
     Ok(())
+}
+
+/// CPU seconds used by every thread of this process so far (the first field of each
+/// thread's `/proc/self/task/*/schedstat`, in nanoseconds), or `None` off Linux. On a
+/// loaded machine it is a steadier measure of work than wall time.
+fn process_cpu_seconds() -> Option<f64> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut nanoseconds = 0u64;
+    for task in tasks {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanoseconds += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanoseconds as f64 * 1e-9)
 }
 
 fn read_requests(path: &Path) -> Result<Vec<ScoreRequest>, CliError> {

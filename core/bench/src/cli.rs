@@ -1,6 +1,7 @@
 //! The command line: a run (the default), `--compare`, and the `prompts`, `zero-shot` and
 //! `report` subcommands.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -211,6 +212,11 @@ impl RunArgs {
 impl Cli {
     /// Runs the chosen command; what it prints goes to stdout.
     pub fn run(self) -> Result<(), BenchError> {
+        self.run_to(&mut std::io::stdout().lock())
+    }
+
+    /// Runs the chosen command, printing its tables to `out` (a test keeps them off stdout).
+    pub fn run_to(self, out: &mut dyn Write) -> Result<(), BenchError> {
         match self.command {
             Some(Command::Prompts(args)) => {
                 let file = prompts::render(&args.run.plan()?)?;
@@ -220,14 +226,14 @@ impl Cli {
                     source,
                 })?;
                 std::fs::write(&args.out, text).map_err(|e| BenchError::io(&args.out, e))?;
-                println!(
+                let line = format!(
                     "{}: {} requests ({} warm-up) × {} candidates",
                     args.out.display(),
                     file.requests.len(),
                     file.warmup,
                     file.candidates
                 );
-                Ok(())
+                print_to(out, &line)
             }
             Some(Command::ZeroShot(args)) => {
                 let model = match (&args.model, &args.bundle) {
@@ -248,8 +254,7 @@ impl Cli {
                     args.batch,
                 )?;
                 report.write(&args.json)?;
-                println!("{}", table::summary(&report));
-                Ok(())
+                print_to(out, &table::summary(&report))
             }
             Some(Command::Report(args)) => {
                 let reports = report::read_all(&args.files)?;
@@ -257,14 +262,12 @@ impl Cli {
                 if let Some(out) = &args.out {
                     report::write_into(out, &text)?;
                 }
-                print!("{text}");
-                Ok(())
+                print_to(out, text.trim_end_matches('\n'))
             }
             None => match &self.compare {
                 Some(files) => {
                     let reports = report::read_all(files)?;
-                    println!("{}", compare::compare(&reports));
-                    Ok(())
+                    print_to(out, &compare::compare(&reports))
                 }
                 None => {
                     let plan = self.run.plan()?;
@@ -272,10 +275,14 @@ impl Cli {
                     if let Some(path) = &self.run.json {
                         report.write(path)?;
                     }
-                    println!("{}", table::summary(&report));
-                    Ok(())
+                    print_to(out, &table::summary(&report))
                 }
             },
         }
     }
+}
+
+/// Writes `text` and a newline to the command's output.
+fn print_to(out: &mut dyn Write, text: &str) -> Result<(), BenchError> {
+    writeln!(out, "{text}").map_err(|e| BenchError::io("<stdout>", e))
 }

@@ -37,9 +37,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    run_cli_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`run_cli`], with the printed tables written to `out` instead of stdout.
+pub fn run_cli_to<I, T>(args: I, out: &mut dyn std::io::Write) -> Result<(), BenchError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::Parser;
     match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli.run(),
+        Ok(cli) => cli.run_to(out),
         Err(error) => Err(BenchError::Usage(error)),
     }
 }

@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let bytes = bytes.as_slice();
 
     let config = selector.llm_config();
-    if let Ok(llm) = LlmFile::parse(bytes, &config, selector.quant) {
+    if let Ok(llm) = LlmFile::parse(bytes, &config, &selector.formats()) {
         // What building a model from the bundle does next: dequantize every weight.
         for tensor in llm_tensors(&config) {
             let loaded = llm.load(&tensor.name);

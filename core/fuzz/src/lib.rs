@@ -2,27 +2,30 @@
 //! safetensors target parses against, and the selector byte that picks among them.
 //!
 //! Every `bundle_safetensors` input is one selector byte followed by the file:
-//! bits 0-1 pick the [`WeightQuant`] (`q8`, `q4`, `f16`, `f32`), bit 2 ties the
+//! bits 0-1 pick the [`QuantScheme`] (`q8x32`, `q4x32`, `f16`, `f32`), bit 2 ties the
 //! embeddings, bit 3 adds q/k/v biases; the other bits are ignored.
+
+use std::collections::BTreeMap;
 
 use reclora_core::crm::DinConfig;
 use reclora_core::llm::LlamaConfig;
 use reclora_core::plora::PloraConfig;
-use reclora_core::quant::WeightQuant;
+use reclora_core::bundle::QuantScheme;
+use reclora_core::quant::MatrixFormat;
 
-/// The quant each value of the selector's low two bits stands for.
-pub const QUANTS: [WeightQuant; 4] = [
-    WeightQuant::Q8,
-    WeightQuant::Q4,
-    WeightQuant::F16,
-    WeightQuant::F32,
+/// The scheme each value of the selector's low two bits stands for.
+pub const QUANTS: [QuantScheme; 4] = [
+    QuantScheme::Q8,
+    QuantScheme::Q4,
+    QuantScheme::F16,
+    QuantScheme::F32,
 ];
 
 /// How the file after the selector byte is read as `llm.safetensors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selector {
     /// Storage of the matrices.
-    pub quant: WeightQuant,
+    pub quant: QuantScheme,
     /// `tie_word_embeddings`: no `lm_head.weight`.
     pub tied: bool,
     /// `attention_bias`: q/k/v biases.
@@ -43,6 +46,11 @@ impl Selector {
     pub fn byte(self) -> u8 {
         let quant = QUANTS.iter().position(|q| *q == self.quant).unwrap_or(0) as u8;
         quant | u8::from(self.tied) << 2 | u8::from(self.bias) << 3
+    }
+
+    /// The per-matrix formats (the manifest's `matrices`) the file is checked against.
+    pub fn formats(self) -> BTreeMap<String, MatrixFormat> {
+        self.quant.plan(&self.llm_config())
     }
 
     /// The LLM config the file is checked against.

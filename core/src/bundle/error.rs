@@ -115,6 +115,21 @@ pub enum BundleError {
         /// The newest this build reads.
         supported: u32,
     },
+    /// Exported by an older format that this runtime no longer reads (format 1 stored q8
+    /// and q4 matrices as row-major Q8_0 / Q4_0 blocks, which the int8 GEMM cannot read
+    /// in place).
+    #[error(
+        "bundle format version {found} is no longer read (this runtime reads {oldest} to \
+         {supported}); export the bundle again with this version's `reclora-train export`"
+    )]
+    OutdatedVersion {
+        /// The manifest's version.
+        found: u32,
+        /// The oldest this build reads.
+        oldest: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
     /// `llm.safetensors` does not fit the manifest, or the export could not write it.
     #[error("llm.safetensors: {0}")]
     Llm(#[from] LlmFileError),
@@ -225,6 +240,34 @@ pub enum LlmFileError {
         name: String,
         /// The first bad element.
         index: usize,
+    },
+    /// The manifest records no storage format for a matrix the model needs.
+    #[error("the manifest records no format for matrix `{name}`")]
+    NoFormat {
+        /// Hugging Face name.
+        name: String,
+    },
+    /// The manifest records a format for a matrix this model does not have.
+    #[error("the manifest records a format for `{name}`, which is not a matrix of this model")]
+    FormatOfNoMatrix {
+        /// The name in the manifest.
+        name: String,
+    },
+    /// A packed matrix's own header disagrees with the manifest or the config.
+    #[error(
+        "weight `{name}` is packed {found}; the manifest and config say {expected} [{rows}, {cols}]"
+    )]
+    PackedMismatch {
+        /// Hugging Face name.
+        name: String,
+        /// The manifest's format.
+        expected: crate::quant::MatrixFormat,
+        /// The config's output features.
+        rows: usize,
+        /// The config's input features.
+        cols: usize,
+        /// The packed header's format and shape.
+        found: String,
     },
     /// The export's weight source failed.
     #[error("reading the source model: {0}")]

@@ -8,19 +8,29 @@ use serde::{Deserialize, Serialize};
 
 use super::error::BundleError;
 use super::files::FileDigest;
+use super::quant_scheme::QuantScheme;
 use crate::crm::DinConfig;
 use crate::llm::LlamaConfig;
 use crate::plora::PloraConfig;
-use crate::quant::WeightQuant;
+use crate::quant::MatrixFormat;
 
 /// The bundle format this build writes and the newest it reads.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+///
+/// - 2: q8 and q4 matrices in the int8 GEMM's packed panels (Q8_0, Q4_1), their format
+///   recorded per matrix (`matrices`); the scheme names `q8x32`, `q4x32`.
+/// - 1: row-major Q8_0 / Q4_0 blocks (`quant`: `q8`, `q4`); refused, see
+///   [`OLDEST_FORMAT_VERSION`].
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
+
+/// The oldest bundle format this build reads: format 1's row-major blocks would need a
+/// repack into RAM, which the memory bound of an in-place model does not allow.
+pub const OLDEST_FORMAT_VERSION: u32 = 2;
 
 /// File names inside a bundle folder.
 pub mod file {
     /// The manifest itself.
     pub const MANIFEST: &str = "manifest.json";
-    /// The LLM's weights, block-quantized as the manifest's `quant` says.
+    /// The LLM's weights, each matrix stored as the manifest's `matrices` says.
     pub const LLM: &str = "llm.safetensors";
     /// The CRM (DIN) parameters, f32.
     pub const CRM: &str = "crm.safetensors";
@@ -70,8 +80,10 @@ pub struct BundleManifest {
     pub format_version: u32,
     /// The LLM's architecture.
     pub llm: LlamaConfig,
-    /// Storage of the LLM's projection and embedding matrices.
-    pub quant: WeightQuant,
+    /// How the LLM's matrices were stored at export.
+    pub quant: QuantScheme,
+    /// The storage of every LLM matrix, by Hugging Face name (what the runtime reads).
+    pub matrices: BTreeMap<String, MatrixFormat>,
     /// The CRM.
     pub crm: CrmSpec,
     /// The adapter.
@@ -116,6 +128,13 @@ impl BundleManifest {
         if version.format_version == 0 || version.format_version > BUNDLE_FORMAT_VERSION {
             return Err(BundleError::UnsupportedVersion {
                 found: version.format_version,
+                supported: BUNDLE_FORMAT_VERSION,
+            });
+        }
+        if version.format_version < OLDEST_FORMAT_VERSION {
+            return Err(BundleError::OutdatedVersion {
+                found: version.format_version,
+                oldest: OLDEST_FORMAT_VERSION,
                 supported: BUNDLE_FORMAT_VERSION,
             });
         }

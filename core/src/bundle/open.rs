@@ -15,7 +15,7 @@ use crate::crm::Din;
 use crate::device::is_plain_cpu;
 use crate::llm::LlamaModel;
 use crate::plora::Plora;
-use crate::quant::{QuantKernel, WeightQuant};
+use crate::quant::{MatrixFormat, QuantKernel};
 
 /// How much to check at open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,7 +79,7 @@ impl Bundle {
         LlmFile::parse(
             bundle.llm.bytes(),
             &bundle.manifest.llm,
-            bundle.manifest.quant,
+            &bundle.manifest.matrices,
         )?;
         Ok(bundle)
     }
@@ -100,16 +100,16 @@ impl Bundle {
         Ok(LlmFile::reparse(
             self.llm.bytes(),
             &self.manifest.llm,
-            self.manifest.quant,
+            &self.manifest.matrices,
         )?)
     }
 
     /// The LLM, built to run on `device`.
     ///
     /// On the plain CPU device ([`is_plain_cpu`]) with q8, q4 or f16 weights, its matrices
-    /// stay quantized in the map, multiplied by `kernel` and looked up row by row: nothing
-    /// is dequantized into RAM, and the model keeps the map alive after the bundle is
-    /// dropped. Otherwise every matrix is dequantized into an f32 tensor on `device`
+    /// stay quantized in the map and are looked up row by row: packed ones (q8, q4) are
+    /// multiplied by the int8 GEMM, f16 ones decoded by `kernel`. Nothing is dequantized
+    /// into RAM, and the model keeps the map alive after the bundle is dropped. Otherwise every matrix is dequantized into an f32 tensor on `device`
     /// (`kernel` unused): the quantized projections copy activations to the host and back
     /// per call, memcpys on the CPU but device round trips on a GPU, where burn's matmul
     /// on dense weights is the tool; an autodiff device needs burn ops to carry gradients;
@@ -122,7 +122,12 @@ impl Bundle {
     ) -> Result<LlamaModel, BundleError> {
         let file = self.llm_file()?;
         let config = &self.manifest.llm;
-        let model = if is_plain_cpu(device) && self.manifest.quant != WeightQuant::F32 {
+        let in_place = self
+            .manifest
+            .matrices
+            .values()
+            .any(|format| *format != MatrixFormat::F32);
+        let model = if is_plain_cpu(device) && in_place {
             let shared = SharedLlmFile::new(file, self.llm.shared_bytes());
             config.init_in_place(&shared, kernel, device)
         } else {

@@ -2,9 +2,9 @@
 //! model in place (they keep the map alive), its vectors copied out as f32.
 
 use super::error::LlmFileError;
-use super::llm_file::LlmFile;
+use super::llm_file::{LlmFile, StoredMatrix};
 use crate::llm::{HostTensor, LlmError, SharedMatrixSource, WeightSource};
-use crate::quant::{SharedBytes, SharedMatrix};
+use crate::quant::{SharedBytes, SharedMatrix, SharedPacked, SharedWeight};
 
 /// An [`LlmFile`] with the shared bytes it was parsed from.
 pub struct SharedLlmFile<'a> {
@@ -45,7 +45,7 @@ impl SharedMatrixSource for SharedLlmFile<'_> {
         name: &str,
         rows: usize,
         cols: usize,
-    ) -> Result<Option<SharedMatrix>, LlmError> {
+    ) -> Result<Option<SharedWeight>, LlmError> {
         if !self.file.contains(name) {
             return Ok(None);
         }
@@ -53,13 +53,20 @@ impl SharedMatrixSource for SharedLlmFile<'_> {
             name: name.to_owned(),
             source: Box::new(source),
         };
-        let view = self.file.matrix(name, rows, cols).map_err(weight_error)?;
-        let shared = SharedMatrix::within(self.bytes.clone(), &view).map_err(|source| {
+        let quant_error = |source| {
             weight_error(LlmFileError::Quant {
                 name: name.to_owned(),
                 source,
             })
-        })?;
+        };
+        let shared = match self.file.matrix(name, rows, cols).map_err(weight_error)? {
+            StoredMatrix::Packed { bytes, .. } => SharedWeight::Packed(
+                SharedPacked::within(self.bytes.clone(), bytes).map_err(quant_error)?,
+            ),
+            StoredMatrix::Rows(view) => SharedWeight::Rows(
+                SharedMatrix::within(self.bytes.clone(), &view).map_err(quant_error)?,
+            ),
+        };
         Ok(Some(shared))
     }
 }

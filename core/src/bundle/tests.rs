@@ -8,6 +8,7 @@ use super::*;
 use crate::crm::DinConfig;
 use crate::plora::tests::helpers::tiny_llama;
 use crate::plora::{Plora, PloraConfig};
+use crate::quant::MatrixFormat;
 
 fn din_config() -> DinConfig {
     DinConfig {
@@ -204,7 +205,8 @@ fn sample_manifest() -> BundleManifest {
     BundleManifest {
         format_version: BUNDLE_FORMAT_VERSION,
         llm: tiny_llama(),
-        quant: crate::quant::WeightQuant::Q8,
+        quant: QuantScheme::Q8,
+        matrices: QuantScheme::Q8.plan(&tiny_llama()),
         crm: CrmSpec {
             din: din_config(),
             history_len: 60,
@@ -239,18 +241,44 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
     std::fs::write(&path, manifest.to_json()).expect("write");
     assert_eq!(BundleManifest::read(&dir).expect("reads"), manifest);
     let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).expect("json");
-    assert_eq!(json["quant"], "q8");
+    assert_eq!(json["format_version"], 2);
+    assert_eq!(json["quant"], "q8x32");
+    assert_eq!(json["matrices"]["model.embed_tokens.weight"], "q8_0x32");
+    assert_eq!(
+        json["matrices"]["model.layers.1.mlp.down_proj.weight"],
+        "q8_0x32"
+    );
 
     // A future version is named even when the rest no longer parses as this version.
-    std::fs::write(&path, r#"{"format_version": 2, "layers": "elsewhere"}"#).expect("write");
+    std::fs::write(&path, r#"{"format_version": 3, "layers": "elsewhere"}"#).expect("write");
     assert!(matches!(
         BundleManifest::read(&dir),
         Err(BundleError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
-    std::fs::write(&path, r#"{"format_version": 1, "llm": 5}"#).expect("write");
+    // A format-1 manifest (row-major `q8` blocks, no per-matrix formats) is refused by its
+    // version, with the way out in the message, before its fields are read.
+    let mut old: serde_json::Value = json.clone();
+    old["format_version"] = 1.into();
+    old["quant"] = "q8".into();
+    old.as_object_mut().expect("object").remove("matrices");
+    std::fs::write(&path, old.to_string()).expect("write");
+    let error = BundleManifest::read(&dir).expect_err("format 1");
+    assert!(matches!(
+        error,
+        BundleError::OutdatedVersion {
+            found: 1,
+            oldest: 2,
+            supported: 2
+        }
+    ));
+    assert!(
+        error.to_string().contains("reclora-train export"),
+        "{error}"
+    );
+    std::fs::write(&path, r#"{"format_version": 2, "llm": 5}"#).expect("write");
     assert!(matches!(
         BundleManifest::read(&dir),
         Err(BundleError::Manifest { .. })
@@ -279,10 +307,24 @@ pub(super) fn block_llama() -> crate::llm::LlamaConfig {
     }
 }
 
+/// ggml's Q8_0 error bound for a block of largest magnitude `max`: half a step of the f32
+/// scale `d = max/127`, plus |q| ≤ 127 times the f16 rounding of `d` (≤ d·2⁻¹¹).
+fn q8_bound(max: f32) -> f32 {
+    max / 127.0 * (0.5 + 127.0 * 2f32.powi(-11))
+}
+
+/// The largest error of ggml's min/max Q4_1 block on values in `[min, max]`, once its
+/// scale `d = (max − min)/15` and minimum are rounded to f16: half a step, plus 15 times
+/// the rounding of `d` and the rounding of `min` (each ≤ 2⁻¹¹ relative).
+fn q4_1_minmax_bound(min: f32, max: f32) -> f32 {
+    let d = (max - min) / 15.0;
+    let half_ulp = 2f32.powi(-11);
+    d * (0.5 + 15.0 * half_ulp) + min.abs() * half_ulp
+}
+
 #[test]
 fn a_quantized_llm_file_rebuilds_the_model_within_the_block_error() {
     use crate::llm::WeightSource;
-    use crate::quant::WeightQuant;
     let config = block_llama();
     let seeded = crate::llm::SeededWeights::new(config.clone(), 9);
     let device = Device::flex();
@@ -291,38 +333,60 @@ fn a_quantized_llm_file_rebuilds_the_model_within_the_block_error() {
     let want = reference
         .last_position_logits(&prompt, &[4, 6], 0)
         .expect("logits");
-    for (quant, logit_tolerance) in [
-        (WeightQuant::F32, 1e-6),
-        (WeightQuant::F16, 2e-3),
-        (WeightQuant::Q8, 2e-2),
-        (WeightQuant::Q4, 3e-1),
+    for (scheme, logit_tolerance) in [
+        (QuantScheme::F32, 1e-6),
+        (QuantScheme::F16, 2e-3),
+        (QuantScheme::Q8, 2e-2),
+        (QuantScheme::Q4, 2e-1),
     ] {
-        let bytes = serialize_llm(&seeded, &config, quant).expect("serializes");
-        let file = LlmFile::parse(&bytes, &config, quant).expect("parses");
-        // Every stored value within half a quantization step of its block (ggml's
-        // round-to-nearest against the f32 scale d = max|x|/127 (Q8) or max|x|/8 (Q4)),
-        // plus |q| ≤ 127 (Q8) or 8 (Q4) times the f16 rounding of d (≤ d·2⁻¹¹). Q4_0 maps
-        // the signed extreme to −8, so the opposite extreme clamps at +7: one full step.
-        let name = "model.layers.1.mlp.down_proj.weight";
-        let original = seeded.require(name, &[32, 64]).expect("weight");
-        let stored = file.load(name).expect("loads").expect("present").values;
-        for (block, (x, y)) in original.chunks(32).zip(stored.chunks(32)).enumerate() {
-            let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let half_ulp = 2f32.powi(-11);
-            let bound = match quant {
-                WeightQuant::Q8 => max / 127.0 * (0.5 + 127.0 * half_ulp),
-                WeightQuant::Q4 => max / 8.0 * (1.0 + 8.0 * half_ulp),
-                WeightQuant::F16 => max * half_ulp,
-                WeightQuant::F32 => 0.0,
-            };
-            let worst = x
-                .iter()
-                .zip(y)
-                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                worst <= bound * 1.001 + 1e-9,
-                "{quant} block {block}: {worst} vs {bound}"
-            );
+        let formats = scheme.plan(&config);
+        let bytes = serialize_llm(&seeded, &config, &formats).expect("serializes");
+        let file = LlmFile::parse(&bytes, &config, &formats).expect("parses");
+        // q4 is mixed: Q4_1 projections, Q8_0 embeddings and head.
+        let embed = file.format("model.embed_tokens.weight");
+        let down = file.format("model.layers.1.mlp.down_proj.weight");
+        let expected = match scheme {
+            QuantScheme::Q8 => (MatrixFormat::Q8Packed, MatrixFormat::Q8Packed),
+            QuantScheme::Q4 => (MatrixFormat::Q8Packed, MatrixFormat::Q4Packed),
+            QuantScheme::F16 => (MatrixFormat::F16, MatrixFormat::F16),
+            QuantScheme::F32 => (MatrixFormat::F32, MatrixFormat::F32),
+        };
+        assert_eq!((embed, down), (Some(expected.0), Some(expected.1)));
+        for (name, shape) in [
+            ("model.layers.1.mlp.down_proj.weight", [32, 64]),
+            ("model.embed_tokens.weight", [40, 32]),
+        ] {
+            let format = file.format(name).expect("format");
+            let original = seeded.require(name, &shape).expect("weight");
+            let stored = file.load(name).expect("loads").expect("present").values;
+            for (block, (x, y)) in original.chunks(32).zip(stored.chunks(32)).enumerate() {
+                let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let min_value = x.iter().fold(f32::MAX, |m, &v| m.min(v));
+                let max_value = x.iter().fold(-f32::MAX, |m, &v| m.max(v));
+                let errors: Vec<f32> = x.iter().zip(y).map(|(a, b)| (a - b).abs()).collect();
+                let worst = errors.iter().fold(0.0f32, |m, &e| m.max(e));
+                let squares: f32 = errors.iter().map(|e| e * e).sum();
+                let case = format!("{scheme} {name} block {block}");
+                match format {
+                    MatrixFormat::Q8Packed => {
+                        assert!(worst <= q8_bound(max) * 1.001 + 1e-9, "{case}: {worst}");
+                    }
+                    // The least-error search is never worse (in squared error) than ggml's
+                    // min/max block, so the block's squared error is within 32 × its bound².
+                    MatrixFormat::Q4Packed => {
+                        let bound = q4_1_minmax_bound(min_value, max_value);
+                        assert!(
+                            squares <= 32.0 * bound * bound * 1.002 + 1e-12,
+                            "{case}: {squares} vs {}",
+                            32.0 * bound * bound
+                        );
+                    }
+                    MatrixFormat::F16 => {
+                        assert!(worst <= max * 2f32.powi(-11) * 1.001, "{case}: {worst}");
+                    }
+                    MatrixFormat::F32 => assert_eq!(worst, 0.0, "{case}"),
+                }
+            }
         }
         let rebuilt = config.init_from(&file, &device).expect("model from bundle");
         let got = rebuilt
@@ -332,19 +396,62 @@ fn a_quantized_llm_file_rebuilds_the_model_within_the_block_error() {
             .iter()
             .zip(&got[0])
             .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-        eprintln!("{quant}: {} bytes, max |Δ logit| {diff:.2e}", bytes.len());
-        assert!(diff <= logit_tolerance, "{quant}: {diff}");
+        eprintln!("{scheme}: {} bytes, max |Δ logit| {diff:.2e}", bytes.len());
+        assert!(diff <= logit_tolerance, "{scheme}: {diff}");
+    }
+}
+
+/// The packed matrices are stored as the kernels' bytes (header included), each starting
+/// at a 64-byte offset of the file, and read back to the same blocks.
+#[test]
+fn packed_matrices_round_trip_through_the_file_on_cache_lines() {
+    use reclora_kernels::qgemm::{PackedView, QFormat, quantize_q4, quantize_q8};
+    let config = crate::llm::LlamaConfig {
+        tie_word_embeddings: false,
+        ..block_llama()
+    };
+    let seeded = crate::llm::SeededWeights::new(config.clone(), 9);
+    let formats = QuantScheme::Q4.plan(&config);
+    let bytes = serialize_llm(&seeded, &config, &formats).expect("serializes");
+    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    assert_eq!((8 + header) % super::DATA_ALIGN, 0, "data start");
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
+    let file = LlmFile::parse(&bytes, &config, &formats).expect("parses");
+    for tensor in llm_tensors(&config).iter().filter(|t| t.is_matrix()) {
+        let (rows, cols) = (tensor.shape[0], tensor.shape[1]);
+        let stored = tensors.tensor(&tensor.name).expect("stored");
+        let offset = stored.data().as_ptr().addr() - bytes.as_ptr().addr();
+        assert_eq!(offset % 64, 0, "{} at {offset}", tensor.name);
+        let values = crate::llm::WeightSource::require(&seeded, &tensor.name, &tensor.shape)
+            .expect("weight");
+        let format = formats[&tensor.name];
+        let packed = match format.packed().expect("q4 packs every matrix") {
+            QFormat::Q8_0 => quantize_q8(&values, rows, cols),
+            QFormat::Q4_1 => quantize_q4(&values, rows, cols),
+        }
+        .expect("packs");
+        assert_eq!(stored.data(), packed.as_bytes(), "{}", tensor.name);
+        assert_eq!(stored.shape(), [packed.as_bytes().len()]);
+        let Ok(StoredMatrix::Packed { view, .. }) = file.matrix(&tensor.name, rows, cols) else {
+            panic!("{} is not packed", tensor.name);
+        };
+        // (In a page-aligned map the 64-byte file offset is a 64-byte address; this `Vec`
+        // is not aligned, so `view.is_aligned()` says nothing here.)
+        let again = PackedView::from_bytes(packed.as_bytes()).expect("view");
+        assert_eq!(view.to_plain_blocks(), again.to_plain_blocks());
     }
 }
 
 #[test]
 fn llm_file_defects_are_typed() {
-    use crate::quant::{QuantError, WeightQuant};
+    use crate::quant::QuantError;
+    use reclora_kernels::qgemm::QuantError as PackError;
     let config = block_llama();
     let seeded = crate::llm::SeededWeights::new(config.clone(), 9);
-    let bytes = serialize_llm(&seeded, &config, WeightQuant::Q8).expect("serializes");
+    let q8 = QuantScheme::Q8.plan(&config);
+    let bytes = serialize_llm(&seeded, &config, &q8).expect("serializes");
     let parse = |bytes: &[u8], config: &crate::llm::LlamaConfig| {
-        LlmFile::parse(bytes, config, WeightQuant::Q8).map(|_| ())
+        LlmFile::parse(bytes, config, &QuantScheme::Q8.plan(config)).map(|_| ())
     };
     assert!(matches!(
         parse(&bytes[..bytes.len() / 2], &config),
@@ -366,40 +473,76 @@ fn llm_file_defects_are_typed() {
         parse(&bytes, &shallower),
         Err(LlmFileError::Unexpected { name }) if name.starts_with("model.layers.1.")
     ));
+    // Another width: the packed header names the stored shape.
     let wider = crate::llm::LlamaConfig {
         intermediate_size: 96,
         ..config.clone()
     };
+    match parse(&bytes, &wider) {
+        Err(LlmFileError::PackedMismatch {
+            name, rows, found, ..
+        }) => {
+            assert_eq!(
+                (name.as_str(), rows, found.as_str()),
+                ("model.layers.0.mlp.gate_proj.weight", 96, "Q8_0 [64, 32]")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The manifest says Q4_1 where the file holds Q8_0 panels.
     assert!(matches!(
-        parse(&bytes, &wider),
-        Err(LlmFileError::Layout { .. } | LlmFileError::Quant { .. })
+        LlmFile::parse(&bytes, &config, &QuantScheme::Q4.plan(&config)),
+        Err(LlmFileError::PackedMismatch {
+            expected: MatrixFormat::Q4Packed,
+            ..
+        })
     ));
+    // The manifest's formats must name exactly the model's matrices.
+    let mut short = q8.clone();
+    short.remove("lm_head.weight");
     assert!(matches!(
-        LlmFile::parse(&bytes, &config, WeightQuant::Q4),
-        Err(LlmFileError::Quant { .. })
+        LlmFile::parse(&bytes, &config, &short),
+        Err(LlmFileError::NoFormat { name }) if name == "lm_head.weight"
+    ));
+    let mut long = q8.clone();
+    long.insert("model.norm.weight".into(), MatrixFormat::Q8Packed);
+    assert!(matches!(
+        LlmFile::parse(&bytes, &config, &long),
+        Err(LlmFileError::FormatOfNoMatrix { name }) if name == "model.norm.weight"
     ));
 
-    // A NaN scale: the first f16 of the first block of one matrix.
-    let name = "model.layers.0.self_attn.v_proj.weight";
-    let offset = {
+    let offset_of = |name: &str| {
         let file = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
         let data = file.tensor(name).expect("tensor").data().as_ptr() as usize;
         data - bytes.as_ptr() as usize
     };
+    // A NaN scale: row 0's f16 scale in the first panel-block (right after the header).
+    let name = "model.layers.0.self_attn.v_proj.weight";
+    let scale = offset_of(name) + reclora_kernels::qgemm::PACKED_HEADER_BYTES;
     let mut poisoned = bytes.clone();
-    poisoned[offset..offset + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    poisoned[scale..scale + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
     match parse(&poisoned, &config) {
         Err(LlmFileError::Quant {
             name: bad,
-            source: QuantError::NonFiniteScale { row, block, .. },
+            source: QuantError::Packed(PackError::NonFiniteScale { row, block }),
         }) => assert_eq!((bad.as_str(), row, block), (name, 0, 0)),
         other => panic!("{other:?}"),
     }
+    // A corrupt packed header.
+    let mut bad_magic = bytes.clone();
+    bad_magic[offset_of(name)] ^= 0xFF;
+    assert!(matches!(
+        parse(&bad_magic, &config),
+        Err(LlmFileError::Quant {
+            source: QuantError::Packed(PackError::BadMagic { .. }),
+            ..
+        })
+    ));
 }
 
 /// A complete bundle of tiny models in `dir`; returns its manifest.
 fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
-    write_bundle(dir, block_llama(), crate::quant::WeightQuant::Q8)
+    write_bundle(dir, block_llama(), QuantScheme::Q8)
 }
 
 /// A complete bundle in `dir` around a seeded LLM of `llm`'s sizes stored in `quant`, and
@@ -407,7 +550,7 @@ fn write_tiny_bundle(dir: &std::path::Path) -> BundleManifest {
 pub(super) fn write_bundle(
     dir: &std::path::Path,
     llm: crate::llm::LlamaConfig,
-    quant: crate::quant::WeightQuant,
+    quant: QuantScheme,
 ) -> BundleManifest {
     use super::manifest::file;
     let device = Device::flex();
@@ -420,8 +563,12 @@ pub(super) fn write_bundle(
         ..PloraConfig::default()
     };
     let seeded = crate::llm::SeededWeights::new(llm.clone(), 9);
+    let matrices = quant.plan(&llm);
     let contents: Vec<(&str, Vec<u8>)> = vec![
-        (file::LLM, serialize_llm(&seeded, &llm, quant).expect("llm")),
+        (
+            file::LLM,
+            serialize_llm(&seeded, &llm, &matrices).expect("llm"),
+        ),
         (
             file::CRM,
             serialize_module(&din_config().init(&device)).expect("crm"),
@@ -444,6 +591,7 @@ pub(super) fn write_bundle(
     let manifest = BundleManifest {
         llm,
         quant,
+        matrices,
         plora: plora_config,
         files,
         ..sample_manifest()
@@ -508,7 +656,16 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
     assert!(matches!(
         Bundle::open(&dir, &Device::flex(), checked),
-        Err(BundleError::UnsupportedVersion { found: 2, .. })
+        Err(BundleError::UnsupportedVersion { found: 3, .. })
+    ));
+
+    // A bundle of format 1 (row-major blocks): refused by name, not misread.
+    let (dir, mut manifest) = fresh("format-1");
+    manifest.format_version = 1;
+    std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
+    assert!(matches!(
+        Bundle::open(&dir, &Device::flex(), checked),
+        Err(BundleError::OutdatedVersion { found: 1, .. })
     ));
 
     // Shape mismatch: the manifest's DIN is wider than the stored one.
@@ -532,6 +689,8 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
         let file = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
         file.tensor(name).expect("tensor").data().as_ptr() as usize - bytes.as_ptr() as usize
     };
+    // Row 0's scale in the first panel-block, after the packed header.
+    let offset = offset + reclora_kernels::qgemm::PACKED_HEADER_BYTES;
     bytes[offset..offset + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
     std::fs::write(&path, &bytes).expect("write");
     manifest

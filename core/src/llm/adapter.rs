@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::LlamaConfig;
 use super::error::LlmError;
+use super::host::ProjectionInput;
 use super::projection::Projection;
 
 /// One of the seven dense projections of a decoder block.
@@ -95,22 +96,23 @@ pub trait ProjectionAdapter {
 }
 
 /// `projection(x)` (dense or quantized), plus the adapter's correction when there is one.
+/// `input` may be shared with other projections (its Q8 blocks are computed once).
 ///
 /// # Shapes
-/// - `x`: `[batch, seq, d_in]`; returns `[batch, seq, d_out]`
+/// - `input`: `[batch, seq, d_in]`; returns `[batch, seq, d_out]`
 pub(crate) fn adapted_projection(
     projection: &Projection,
-    x: Tensor<3>,
+    input: &ProjectionInput<3>,
     adapter: Option<&dyn ProjectionAdapter>,
     layer: usize,
     kind: ProjectionKind,
 ) -> Tensor<3> {
+    let base = projection.forward_input(input);
     let Some(adapter) = adapter else {
         // Exactly the pre-adapter code path, so unadapted outputs stay bit-identical.
-        return projection.forward(x);
+        return base;
     };
-    let base = projection.forward(x.clone());
-    match adapter.delta(layer, kind, x) {
+    match adapter.delta(layer, kind, input.tensor().clone()) {
         Some(delta) => base + delta,
         None => base,
     }

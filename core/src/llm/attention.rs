@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
-use super::host::{self, LayerMask};
+use super::host::{self, LayerMask, ProjectionInput};
 use super::kv_cache::KvCache;
 use super::projection::Projection;
 use super::rope::RotaryEmbedding;
@@ -45,13 +45,18 @@ impl SelfAttention {
         cache: Option<&mut KvCache>,
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
-        let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
+        let project = |projection, input: &_, kind| {
+            adapted_projection(projection, input, adapter, layer, kind)
+        };
         let offset = cache.as_ref().map_or(0, |c| c.len());
         // Heads stay interleaved in the projections' `[batch, seq, heads · head_dim]`
         // layout throughout: the kernels read them strided, so nothing is transposed.
-        let q = project(&self.q_proj, x.clone(), ProjectionKind::Q);
-        let k = project(&self.k_proj, x.clone(), ProjectionKind::K);
-        let v = project(&self.v_proj, x, ProjectionKind::V);
+        // q, k and v read one input: packed weights quantize it once for all three.
+        let input = ProjectionInput::new(x);
+        let q = project(&self.q_proj, &input, ProjectionKind::Q);
+        let k = project(&self.k_proj, &input, ProjectionKind::K);
+        let v = project(&self.v_proj, &input, ProjectionKind::V);
+        drop(input);
         let q = host::rope(q, self.num_heads, rope, offset);
         let k = host::rope(k, self.num_kv_heads, rope, offset);
         let (k, v) = match cache {
@@ -59,6 +64,10 @@ impl SelfAttention {
             None => (k, v),
         };
         let context = host::attention(q, k, v, self.num_heads, self.num_kv_heads, mask);
-        project(&self.o_proj, context, ProjectionKind::O)
+        project(
+            &self.o_proj,
+            &ProjectionInput::new(context),
+            ProjectionKind::O,
+        )
     }
 }

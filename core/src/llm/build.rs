@@ -17,7 +17,7 @@ use super::projection::Projection;
 use super::rope::RotaryEmbedding;
 use super::vocab_matrix::VocabMatrix;
 use super::weights::{SharedMatrixSource, WeightSource};
-use crate::quant::{QuantKernel, QuantLinear, QuantWeight, SharedMatrix};
+use crate::quant::{PackedLinear, QuantKernel, QuantLinear, QuantWeight, SharedWeight};
 
 impl LlamaConfig {
     /// Builds the model from any weight source, checking every shape. Every matrix becomes
@@ -31,9 +31,10 @@ impl LlamaConfig {
     }
 
     /// Builds the model over matrices that stay where `source` stores them, quantized:
-    /// each product decodes them block by block with `kernel`, and an embedding lookup
-    /// decodes only its rows. For the CPU backend, where the host copies of
-    /// [`QuantLinear`] are memcpys; on a GPU use [`init_from`](Self::init_from).
+    /// packed blocks are multiplied by the int8 GEMM on activations quantized once per
+    /// input, row-major ones (f16) decoded block by block with `kernel`, and an embedding
+    /// lookup decodes only its rows. For the CPU backend, where the host copies of the
+    /// activations are memcpys; on a GPU use [`init_from`](Self::init_from).
     pub fn init_in_place(
         &self,
         source: &dyn SharedMatrixSource,
@@ -213,15 +214,16 @@ impl InPlaceMatrices<'_> {
         name: &str,
         rows: usize,
         cols: usize,
-    ) -> Result<Option<SharedMatrix>, LlmError> {
+    ) -> Result<Option<SharedWeight>, LlmError> {
         let Some(matrix) = self.source.shared_matrix(name, rows, cols)? else {
             return Ok(None);
         };
-        if (matrix.rows(), matrix.cols()) != (rows, cols) {
+        if matrix.shape() != (rows, cols) {
+            let (found_rows, found_cols) = matrix.shape();
             return Err(LlmError::WeightShape {
                 name: name.to_owned(),
                 expected: vec![rows, cols],
-                found: vec![matrix.rows(), matrix.cols()],
+                found: vec![found_rows, found_cols],
             });
         }
         Ok(Some(matrix))
@@ -244,14 +246,19 @@ impl MatrixLoader for InPlaceMatrices<'_> {
                     source_name: self.source.source_name(),
                 })?;
         let bias = bias_of(self.source, name, out, bias)?;
-        let linear =
-            QuantLinear::new(QuantWeight::Shared(weight), bias, self.kernel).map_err(|source| {
-                LlmError::Quant {
-                    name: weight_name,
-                    source: Box::new(source),
-                }
-            })?;
-        Ok(Projection::quantized(linear))
+        let quant_error = |source| LlmError::Quant {
+            name: weight_name.clone(),
+            source: Box::new(source),
+        };
+        Ok(match weight {
+            SharedWeight::Packed(packed) => {
+                Projection::packed(PackedLinear::new(packed, bias).map_err(quant_error)?)
+            }
+            SharedWeight::Rows(rows) => Projection::quantized(
+                QuantLinear::new(QuantWeight::Shared(rows), bias, self.kernel)
+                    .map_err(quant_error)?,
+            ),
+        })
     }
 
     fn vocab_matrix(
@@ -263,12 +270,17 @@ impl MatrixLoader for InPlaceMatrices<'_> {
         let Some(matrix) = self.matrix(name, rows, cols)? else {
             return Ok(None);
         };
-        VocabMatrix::quantized(QuantWeight::Shared(matrix), self.kernel)
-            .map(Some)
-            .map_err(|source| LlmError::Quant {
-                name: name.to_owned(),
-                source: Box::new(source),
-            })
+        match matrix {
+            SharedWeight::Packed(packed) => Ok(Some(VocabMatrix::packed(packed))),
+            SharedWeight::Rows(matrix) => {
+                VocabMatrix::quantized(QuantWeight::Shared(matrix), self.kernel)
+                    .map(Some)
+                    .map_err(|source| LlmError::Quant {
+                        name: name.to_owned(),
+                        source: Box::new(source),
+                    })
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::adapter::{ProjectionAdapter, ProjectionKind, adapted_projection};
-use super::host;
+use super::host::{self, ProjectionInput};
 use super::projection::Projection;
 
 /// down(silu(gate(x)) ⊙ up(x)).
@@ -29,13 +29,15 @@ impl SwiGluMlp {
         layer: usize,
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Tensor<3> {
-        let project = |projection, x, kind| adapted_projection(projection, x, adapter, layer, kind);
-        let gate = project(&self.gate_proj, x.clone(), ProjectionKind::Gate);
-        let up = project(&self.up_proj, x, ProjectionKind::Up);
-        project(
-            &self.down_proj,
-            host::swiglu(gate, up),
-            ProjectionKind::Down,
-        )
+        let project = |projection, input: &_, kind| {
+            adapted_projection(projection, input, adapter, layer, kind)
+        };
+        // gate and up read one input: packed weights quantize it once for both.
+        let input = ProjectionInput::new(x);
+        let gate = project(&self.gate_proj, &input, ProjectionKind::Gate);
+        let up = project(&self.up_proj, &input, ProjectionKind::Up);
+        drop(input);
+        let hidden = ProjectionInput::new(host::swiglu(gate, up));
+        project(&self.down_proj, &hidden, ProjectionKind::Down)
     }
 }

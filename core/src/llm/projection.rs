@@ -1,12 +1,13 @@
-//! The projection of attention and MLP: a dense burn `Linear`, or a [`QuantLinear`] whose
-//! weight stays quantized (in the bundle's map) and is decoded block by block per product.
+//! The projection of attention and MLP: a dense burn `Linear`; a [`PackedLinear`] whose
+//! weight stays in the int8 GEMM's packed blocks (in the bundle's map); or a
+//! [`QuantLinear`] whose row-major weight (f16, older blocks) is decoded per product.
 
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use super::host::{PackedWeight, dense_projection};
-use crate::quant::QuantLinear;
+use super::host::{PackedWeight, ProjectionInput, dense_projection, packed_projection};
+use crate::quant::{PackedLinear, QuantLinear};
 
 /// y = x·Wᵀ + b, with W dense on the device or quantized on the host.
 #[derive(Module, Debug)]
@@ -14,8 +15,19 @@ pub enum Projection {
     /// burn's `Linear` (weight `[in, out]` on the device): GGUF, Hugging Face, training,
     /// GPUs.
     Dense(DenseProjection),
-    /// A quantized weight read in place: the CPU runtime over a bundle.
+    /// A row-major quantized weight read in place (f16 bundles), decoded per product.
     Quantized(QuantProjection),
+    /// Packed Q8_0 / Q4_1 blocks read in place, multiplied by the int8 GEMM: the CPU
+    /// runtime over a q8 or q4 bundle.
+    Packed(PackedProjection),
+}
+
+/// A [`PackedLinear`] as a module field, with no parameters (as [`QuantProjection`]).
+#[derive(Module, Debug)]
+pub struct PackedProjection {
+    /// The projection; validated when built.
+    #[module(skip)]
+    pub linear: PackedLinear,
 }
 
 /// A [`QuantLinear`] as a module field. It has no parameters (nothing to train, save or
@@ -54,6 +66,11 @@ impl Projection {
         Self::Quantized(QuantProjection { linear })
     }
 
+    /// A projection over packed blocks.
+    pub fn packed(linear: PackedLinear) -> Self {
+        Self::Packed(PackedProjection { linear })
+    }
+
     /// Applies the projection to the last axis.
     ///
     /// # Shapes
@@ -65,9 +82,24 @@ impl Projection {
     /// on the CPU device it is built for (`Bundle::llm_model` builds it for flex only):
     /// everything else its kernel could reject was validated at construction.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_input(&ProjectionInput::new(x))
+    }
+
+    /// [`Self::forward`] on an input shared with other projections: a packed projection
+    /// quantizes it once for all of them.
+    ///
+    /// # Shapes
+    /// - `input`: `[..., in_features]`; returns `[..., out_features]`
+    ///
+    /// # Panics
+    /// As [`Self::forward`].
+    pub fn forward_input<const D: usize>(&self, input: &ProjectionInput<D>) -> Tensor<D> {
+        let x = || input.tensor().clone();
         match self {
-            Projection::Dense(dense) => dense_projection(&dense.linear, &dense.packed, x),
+            Projection::Dense(dense) => dense_projection(&dense.linear, &dense.packed, x()),
+            Projection::Packed(packed) => packed_projection(&packed.linear, input),
             Projection::Quantized(quantized) => {
+                let x = x();
                 let in_features = quantized.linear.weight().view().cols();
                 assert_eq!(
                     x.dims()[D - 1],
@@ -82,8 +114,13 @@ impl Projection {
         }
     }
 
-    /// Whether the weight stays quantized.
+    /// Whether the weight stays quantized (row-major or packed).
     pub fn is_quantized(&self) -> bool {
-        matches!(self, Projection::Quantized(_))
+        matches!(self, Projection::Quantized(_) | Projection::Packed(_))
+    }
+
+    /// Whether the weight is in the int8 GEMM's packed blocks.
+    pub fn is_packed(&self) -> bool {
+        matches!(self, Projection::Packed(_))
     }
 }

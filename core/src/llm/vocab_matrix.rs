@@ -5,15 +5,27 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::quant::{QuantError, QuantKernel, QuantLinear, QuantWeight};
+use super::host::{ProjectionInput, on_device, packed_projection};
+use crate::quant::{PackedLinear, QuantError, QuantKernel, QuantLinear, QuantWeight, SharedPacked};
 
 /// One row per token, dense or quantized.
 #[derive(Module, Debug)]
 pub enum VocabMatrix {
     /// f32 rows on the device.
     Dense(Param<Tensor<2>>),
-    /// Quantized rows read in place (the CPU runtime over a bundle).
+    /// Row-major quantized rows read in place (f16 bundles).
     Quantized(QuantVocabMatrix),
+    /// Packed Q8_0 / Q4_1 rows read in place (q8 and q4 bundles): lookups decode their
+    /// rows, the full head runs on the int8 GEMM.
+    Packed(PackedVocabMatrix),
+}
+
+/// Packed rows as a module field, with no parameters.
+#[derive(Module, Debug)]
+pub struct PackedVocabMatrix {
+    /// x·Wᵀ without bias: the head's product; its weight is the rows looked up.
+    #[module(skip)]
+    pub linear: PackedLinear,
 }
 
 /// Quantized rows as a module field, with no parameters (see
@@ -32,9 +44,16 @@ impl VocabMatrix {
         Ok(Self::Quantized(QuantVocabMatrix { linear }))
     }
 
-    /// Whether the rows stay quantized.
+    /// Packed rows `weight` (`[vocab, d]`).
+    pub fn packed(weight: SharedPacked) -> Self {
+        let linear = PackedLinear::new(weight, None)
+            .unwrap_or_else(|_| unreachable!("a projection without bias is always valid"));
+        Self::Packed(PackedVocabMatrix { linear })
+    }
+
+    /// Whether the rows stay quantized (row-major or packed).
     pub fn is_quantized(&self) -> bool {
-        matches!(self, VocabMatrix::Quantized(_))
+        matches!(self, VocabMatrix::Quantized(_) | VocabMatrix::Packed(_))
     }
 
     /// The rows of `ids`, on `ids`' device. A quantized matrix decodes just those rows.
@@ -50,6 +69,7 @@ impl VocabMatrix {
         match self {
             VocabMatrix::Dense(weight) => weight.val().select(0, ids),
             VocabMatrix::Quantized(quantized) => quantized.decode_rows(ids),
+            VocabMatrix::Packed(packed) => packed.decode_rows(ids),
         }
     }
 
@@ -70,6 +90,9 @@ impl VocabMatrix {
                     .linear
                     .forward(normed)
                     .unwrap_or_else(|err| panic!("quantized head: {err}"))
+            }
+            VocabMatrix::Packed(packed) => {
+                packed_projection(&packed.linear, &ProjectionInput::new(normed))
             }
         }
     }
@@ -102,5 +125,27 @@ impl QuantVocabMatrix {
             weight.decode_row(index, row);
         }
         Tensor::from_data(TensorData::new(values, [ids.len(), d]), &device)
+    }
+}
+
+impl PackedVocabMatrix {
+    /// # Shapes
+    /// - `ids`: `[n]`; returns `[n, d]`
+    fn decode_rows(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        let device = ids.device();
+        let ids = ids
+            .try_into_vec_as::<i64>()
+            .unwrap_or_else(|err| panic!("packed rows: reading the ids back: {err}"));
+        let weight = self.linear.weight().view();
+        let (vocab, d) = (weight.rows(), weight.cols());
+        let mut values = vec![0.0f32; ids.len() * d];
+        for (&id, row) in ids.iter().zip(values.chunks_exact_mut(d.max(1))) {
+            let index = usize::try_from(id)
+                .ok()
+                .filter(|&index| index < vocab)
+                .unwrap_or_else(|| panic!("token id {id} is outside the vocabulary of {vocab}"));
+            weight.dequantize_row(index, row);
+        }
+        on_device(&device, values, &[ids.len(), d])
     }
 }

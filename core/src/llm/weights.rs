@@ -5,7 +5,7 @@
 
 use super::config::LlamaConfig;
 use super::error::LlmError;
-use crate::quant::SharedMatrix;
+use crate::quant::SharedWeight;
 use crate::rng::SplitMix64;
 
 /// A dense f32 weight with its row-major shape.
@@ -49,14 +49,14 @@ pub trait WeightSource {
 /// A source whose matrices can be shared in place, undecoded: a bundle's mapped
 /// `llm.safetensors`. Vectors (norms, biases) still come through [`WeightSource`].
 pub trait SharedMatrixSource: WeightSource {
-    /// Matrix `name` (PyTorch layout `[rows, cols]`) viewed where it is stored, or `None`
-    /// when absent.
+    /// Matrix `name` (PyTorch layout `[rows, cols]`) viewed where it is stored, packed or
+    /// row-major, or `None` when absent.
     fn shared_matrix(
         &self,
         name: &str,
         rows: usize,
         cols: usize,
-    ) -> Result<Option<SharedMatrix>, LlmError>;
+    ) -> Result<Option<SharedWeight>, LlmError>;
 }
 
 fn check_shape(name: &str, tensor: &HostTensor, expected: &[usize]) -> Result<(), LlmError> {

@@ -83,6 +83,10 @@ pub enum QuantError {
     #[error("a {len}-byte matrix view does not lie inside the {shared_len} shared bytes")]
     NotWithin { len: usize, shared_len: usize },
 
+    /// Packed (int8 GEMM) bytes are invalid, or an f32 weight cannot be packed.
+    #[error("packed weight: {0}")]
+    Packed(#[from] reclora_kernels::qgemm::QuantError),
+
     /// Reading the input tensor back to the host failed.
     #[error("reading the input tensor to the host failed: {0}")]
     Readback(#[from] TensorReadError),

@@ -9,6 +9,9 @@
 //! - [`matmul_transposed`] (decode per block, f32 dots) and [`matmul_transposed_int8`]
 //!   (integer dots against 8-bit activations): y = x·Wᵀ, parallel over W's rows.
 //! - [`QuantLinear`]: the projection on burn tensors (host copy per call).
+//! - [`SharedPacked`], [`PackedLinear`]: weights in the int8 GEMM's packed panels
+//!   (`reclora_kernels::qgemm`), what a bundle stores since format 2; [`MatrixFormat`] names
+//!   each matrix's storage in the manifest.
 //!
 //! Why not burn's own quantization (0.22.1): its `QuantScheme` has 32-wide blocks with f16
 //! scales, but burn-flex unpacks a quantized tensor to one i8 per value plus f32 scales at
@@ -25,6 +28,7 @@ mod matmul;
 mod matmul_int8;
 mod matrix;
 mod matrix_buf;
+mod packed;
 mod plain;
 mod scheme;
 mod shared;
@@ -40,5 +44,6 @@ pub use matmul::matmul_transposed;
 pub use matmul_int8::matmul_transposed_int8;
 pub use matrix::{QuantizedMatrix, WeightRows, expected_bytes};
 pub use matrix_buf::QuantizedMatrixBuf;
+pub use packed::{MatrixFormat, PackedLinear, SharedPacked, SharedWeight};
 pub use scheme::WeightQuant;
 pub use shared::{SharedBytes, SharedMatrix};

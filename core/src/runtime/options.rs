@@ -52,7 +52,8 @@ pub struct RecommenderOptions {
     pub max_candidates: usize,
     /// Hash every bundle file at open.
     pub verify_checksums: bool,
-    /// Kernel of the quantized projections (CPU).
+    /// Kernel of the row-major quantized projections (f16 bundles, CPU); q8 and q4
+    /// bundles always run the int8 GEMM on their packed blocks.
     pub kernel: QuantKernel,
     /// The history store's options.
     pub history: HistoryOptions,

@@ -10,10 +10,9 @@ use burn::tensor::Device;
 use reclora_core::LanguageModel;
 use reclora_core::bundle::manifest::file;
 use reclora_core::bundle::{
-    BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FileDigest, PromptSpec, serialize_llm,
-    serialize_module,
+    BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FileDigest, PromptSpec, QuantScheme,
+    serialize_llm, serialize_module,
 };
-use reclora_core::quant::WeightQuant;
 
 pub use error::ExportError;
 pub use side_files::{bundle_features, bundle_items};
@@ -29,17 +28,18 @@ pub struct ExportArgs {
     /// A finished `finetune --mode reclora` run folder.
     #[arg(long)]
     pub run: PathBuf,
-    /// Storage of the LLM's matrices: q8, q4, f16 or f32.
+    /// Storage of the LLM's matrices: q8 (Q8_0 in the int8 GEMM's panels), q4 (Q4_1
+    /// projections, Q8_0 embeddings and head), f16 or f32.
     #[arg(long, default_value = "q8", value_parser = parse_quant)]
-    pub quant: WeightQuant,
+    pub quant: QuantScheme,
     /// Output bundle folder; written only if the whole export succeeds.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-fn parse_quant(text: &str) -> Result<WeightQuant, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| format!("unknown quant `{text}`: expected q8, q4, f16 or f32"))
+fn parse_quant(text: &str) -> Result<QuantScheme, String> {
+    QuantScheme::from_name(text)
+        .ok_or_else(|| format!("unknown quant `{text}`: expected q8, q4, f16 or f32"))
 }
 
 /// `reclora-train export`.
@@ -62,7 +62,7 @@ pub fn run_export(args: ExportArgs) -> Result<(), crate::error::CliError> {
 /// Writes the bundle of `run` to `out` and returns its manifest.
 pub fn export_bundle(
     run: &Path,
-    quant: WeightQuant,
+    quant: QuantScheme,
     out: &Path,
 ) -> Result<BundleManifest, ExportError> {
     let folder = RunFolder::new(run);
@@ -104,6 +104,7 @@ pub fn export_bundle(
     let items = bundle_items(&config.data, &items_dir)?;
     let item_count = items.ids.len();
     let dataset = features.dataset.clone();
+    let matrices = quant.plan(&llm_config);
 
     write_dir_atomically(out, file::MANIFEST, |dir| {
         let write = |name: &str, bytes: &[u8]| {
@@ -112,7 +113,7 @@ pub fn export_bundle(
         };
         write(
             file::LLM,
-            &serialize_llm(weights.as_ref(), &llm_config, quant)?,
+            &serialize_llm(weights.as_ref(), &llm_config, &matrices)?,
         )?;
         write(file::CRM, &serialize_module(crm.din())?)?;
         write(file::PLORA, &serialize_module(&plora)?)?;
@@ -137,6 +138,7 @@ pub fn export_bundle(
             format_version: BUNDLE_FORMAT_VERSION,
             llm: llm_config.clone(),
             quant,
+            matrices: matrices.clone(),
             crm: CrmSpec {
                 din: crm.config().clone(),
                 history_len: crm.history_len(),
@@ -191,14 +193,14 @@ mod tests {
 
         let lora = run_with(&dir, FinetuneMode::LoraLast, true);
         assert!(matches!(
-            export_bundle(&lora, WeightQuant::Q8, &out),
+            export_bundle(&lora, QuantScheme::Q8, &out),
             Err(ExportError::NotReclora {
                 mode: FinetuneMode::LoraLast,
                 ..
             })
         ));
         let reclora = run_with(&dir, FinetuneMode::Reclora, true);
-        match export_bundle(&reclora, WeightQuant::Q8, &out) {
+        match export_bundle(&reclora, QuantScheme::Q8, &out) {
             Err(ExportError::Unfinished { file, .. }) => {
                 assert_eq!(file, RunFolder::new(&reclora).adapter());
             }
@@ -208,15 +210,16 @@ mod tests {
         let no_crm = run_with(&dir, FinetuneMode::Reclora, false);
         std::fs::write(RunFolder::new(&no_crm).adapter(), b"").expect("adapter");
         assert!(matches!(
-            export_bundle(&no_crm, WeightQuant::Q8, &out),
+            export_bundle(&no_crm, QuantScheme::Q8, &out),
             Err(ExportError::Run(FinetuneError::NeedsCrm { .. }))
         ));
         assert!(matches!(
-            export_bundle(&dir.join("nowhere"), WeightQuant::Q8, &out),
+            export_bundle(&dir.join("nowhere"), QuantScheme::Q8, &out),
             Err(ExportError::Run(_))
         ));
         assert!(!out.exists(), "a failed export leaves no bundle folder");
-        assert_eq!(parse_quant("q4"), Ok(WeightQuant::Q4));
+        assert_eq!(parse_quant("q4"), Ok(QuantScheme::Q4));
+        assert_eq!(parse_quant("q4x32"), Ok(QuantScheme::Q4));
         assert!(parse_quant("q3").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -239,7 +239,7 @@ fn report(
     let backend = recommender.backend();
     Ok(ParityReport {
         bundle: args.bundle.clone(),
-        quant: format!("{:?}", recommender.manifest().quant).to_lowercase(),
+        quant: recommender.manifest().quant.short_name().to_owned(),
         backend: match &backend.fallback {
             Some(reason) => format!("{:?} (fallback: {reason})", backend.kind),
             None => format!("{:?}", backend.kind),

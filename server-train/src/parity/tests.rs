@@ -6,10 +6,10 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::Device;
 use reclora_core::LanguageModel;
+use reclora_core::bundle::QuantScheme;
 use reclora_core::bundle::llm_tensors;
 use reclora_core::llm::{LlamaConfig, SeededWeights, WeightSource};
 use reclora_core::prompt::HistoryRetriever;
-use reclora_core::quant::WeightQuant;
 use reclora_core::rng::SplitMix64;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
@@ -237,7 +237,7 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
     .expect("evaluates");
 
     let rows = data.split_len(Split::Test);
-    for (quant, bound) in [(WeightQuant::F32, 2e-5), (WeightQuant::Q8, 0.02)] {
+    for (quant, bound) in [(QuantScheme::F32, 2e-5), (QuantScheme::Q8, 0.02)] {
         let bundle = root.join(format!("bundle-{}-{quant:?}", mode.as_str()));
         export_bundle(&run, quant, &bundle).expect("exports");
         let report = parity(&ParityArgs {
@@ -260,7 +260,7 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
             "{mode} {quant:?}: {}",
             report.max_abs_diff
         );
-        if quant == WeightQuant::F32 {
+        if quant == QuantScheme::F32 {
             assert_eq!(report.auc_diff, 0.0);
         }
     }

@@ -9,10 +9,10 @@ use burn::tensor::Device;
 use reclora_bench::prompts::PromptsFile;
 use reclora_bench::replay::Replay;
 use reclora_bench::schema::{BenchReport, SCHEMA};
-use reclora_bench::{BenchError, run_cli};
+use reclora_bench::{BenchError, run_cli_to};
 use reclora_core::LanguageModel;
 use reclora_core::llm::LlamaConfig;
-use reclora_core::quant::WeightQuant;
+use reclora_core::bundle::QuantScheme;
 
 use super::build;
 use crate::crm::{CrmTrainConfig, train_crm};
@@ -81,8 +81,15 @@ fn tiny_run(root: &TempDir) -> (PreparedDataset, PathBuf) {
     (data, run)
 }
 
-fn bench(args: &[&str]) -> Result<(), BenchError> {
-    run_cli(std::iter::once("reclora-bench").chain(args.iter().copied()))
+/// Runs the tool in-process; its tables (timings) are returned, not printed, so the test's
+/// output stays the same from run to run.
+fn bench(args: &[&str]) -> Result<String, BenchError> {
+    let mut out = Vec::new();
+    run_cli_to(
+        std::iter::once("reclora-bench").chain(args.iter().copied()),
+        &mut out,
+    )?;
+    Ok(String::from_utf8(out).expect("utf-8 tables"))
 }
 
 fn p(path: &Path) -> &str {
@@ -94,7 +101,7 @@ fn the_tool_runs_a_few_requests_on_a_tiny_bundle() {
     let root = TempDir::new("bench-tool");
     let (data, run) = tiny_run(&root);
     let bundle = root.join("bundle-q8");
-    export_bundle(&run, WeightQuant::Q8, &bundle).expect("exports");
+    export_bundle(&run, QuantScheme::Q8, &bundle).expect("exports");
 
     // The replay: real test users, slates of their test rows plus fillers.
     let replay = build(data.dir(), 3, 4, 9).expect("replay");
@@ -229,7 +236,12 @@ fn the_tool_runs_a_few_requests_on_a_tiny_bundle() {
 
     // Ratios and the merged table.
     let files: Vec<&str> = reports.iter().map(|(path, _)| p(path)).collect();
-    bench(&["--compare", files[0], files[1]]).expect("compare");
+    let ratios = bench(&["--compare", files[0], files[1]]).expect("compare");
+    // One header, one separator, one row per report; the baseline's own ratios are 1.
+    let lines: Vec<&str> = ratios.lines().collect();
+    assert_eq!(lines.len(), 4, "{ratios}");
+    let baseline: Vec<&str> = lines[2].split('|').map(str::trim).collect();
+    assert_eq!((baseline[3], baseline[5]), ("1.00", "1.00"), "{ratios}");
     let perf = root.join("perf.md");
     std::fs::write(&perf, "# Performance\n").expect("write");
     bench(&["report", files[0], files[1], "--out", p(&perf)]).expect("report");

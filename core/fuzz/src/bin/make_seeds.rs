@@ -10,10 +10,9 @@ use burn::tensor::Device;
 use reclora_core::bundle::manifest::file;
 use reclora_core::bundle::{
     BUNDLE_FORMAT_VERSION, BundleError, BundleManifest, CrmSpec, FileDigest, LlmFile, PromptSpec,
-    load_module, serialize_llm, serialize_module,
+    QuantScheme, load_module, serialize_llm, serialize_module,
 };
 use reclora_core::llm::SeededWeights;
-use reclora_core::quant::WeightQuant;
 use reclora_core_fuzz::{AlignedBytes, QUANTS, Selector, din_config, llm_config, plora_config};
 
 fn main() {
@@ -33,7 +32,7 @@ fn main() {
         serialize_llm(
             &SeededWeights::new(config.clone(), 9),
             &config,
-            selector.quant,
+            &selector.formats(),
         )
         .expect("the tiny LLM serializes")
     };
@@ -48,31 +47,35 @@ fn main() {
     // Safetensors seeds: the selector byte, then the file.
     let mut safetensors: Vec<(String, Selector, Vec<u8>)> = QUANTS
         .iter()
-        .map(|&quant| (format!("llm_{quant}"), untied(quant), llm(untied(quant))))
+        .map(|&quant| (format!("llm_{}", quant.short_name()), untied(quant), llm(untied(quant))))
         .collect();
     let tied_bias = Selector {
-        quant: WeightQuant::Q4,
+        quant: QuantScheme::Q4,
         tied: true,
         bias: true,
     };
     safetensors.push(("llm_q4_tied_bias".into(), tied_bias, llm(tied_bias)));
-    let q8 = llm(untied(WeightQuant::Q8));
+    let q8 = llm(untied(QuantScheme::Q8));
     safetensors.push((
         "llm_q8_truncated".into(),
-        untied(WeightQuant::Q8),
+        untied(QuantScheme::Q8),
         q8[..q8.len() / 2].to_vec(),
     ));
     safetensors.push((
         "llm_q8_header_only".into(),
-        untied(WeightQuant::Q8),
+        untied(QuantScheme::Q8),
         header_only(&q8),
     ));
-    safetensors.push(("crm".into(), untied(WeightQuant::Q8), crm.clone()));
-    safetensors.push(("plora".into(), untied(WeightQuant::Q8), plora.clone()));
+    safetensors.push(("crm".into(), untied(QuantScheme::Q8), crm.clone()));
+    safetensors.push(("plora".into(), untied(QuantScheme::Q8), plora.clone()));
     // Each seed reads as its name says, so the corpus starts past the early exits.
     for (name, selector, bytes) in &safetensors {
         let bytes = AlignedBytes::new(bytes);
-        let llm = LlmFile::parse(bytes.as_slice(), &selector.llm_config(), selector.quant);
+        let llm = LlmFile::parse(
+            bytes.as_slice(),
+            &selector.llm_config(),
+            &selector.formats(),
+        );
         let broken = name.ends_with("truncated") || name.ends_with("header_only");
         assert_eq!(
             llm.is_ok(),
@@ -104,7 +107,8 @@ fn main() {
     let manifest = BundleManifest {
         format_version: BUNDLE_FORMAT_VERSION,
         llm: llm_config(),
-        quant: WeightQuant::Q8,
+        quant: QuantScheme::Q8,
+        matrices: untied(QuantScheme::Q8).formats(),
         crm: CrmSpec {
             din: din_config(),
             history_len: 60,
@@ -130,9 +134,17 @@ fn main() {
     let manifests = [
         (
             "future_version",
-            variant(&|v| v["format_version"] = 2.into()),
+            variant(&|v| v["format_version"] = 3.into()),
         ),
         ("zero_version", variant(&|v| v["format_version"] = 0.into())),
+        (
+            "format_1",
+            variant(&|v| {
+                v["format_version"] = 1.into();
+                v["quant"] = "q8".into();
+                drop(v.as_object_mut().map(|m| m.remove("matrices")));
+            }),
+        ),
         (
             "missing_file",
             variant(&|v| drop(v["files"].as_object_mut().map(|f| f.remove(file::FEATURES)))),
@@ -153,11 +165,15 @@ fn main() {
         let expected = match *name {
             "future_version" => matches!(
                 refused,
-                Err(BundleError::UnsupportedVersion { found: 2, .. })
+                Err(BundleError::UnsupportedVersion { found: 3, .. })
             ),
             "zero_version" => matches!(
                 refused,
                 Err(BundleError::UnsupportedVersion { found: 0, .. })
+            ),
+            "format_1" => matches!(
+                refused,
+                Err(BundleError::OutdatedVersion { found: 1, .. })
             ),
             "missing_file" => matches!(refused, Err(BundleError::NotInManifest { .. })),
             _ => matches!(refused, Err(BundleError::Manifest { .. })),

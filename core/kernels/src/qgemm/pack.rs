@@ -275,6 +275,20 @@ impl<'a> PackedView<'a> {
     ///
     /// A [`QuantError`] naming the first problem; never panics.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, QuantError> {
+        let view = Self::from_bytes_unscanned(bytes)?;
+        view.check_scales()?;
+        Ok(view)
+    }
+
+    /// [`PackedView::from_bytes`] without the scale scan: the header and the length only,
+    /// O(1). For bytes that already passed `from_bytes` and cannot have changed since (a
+    /// read-only map validated at open). A non-finite scale it lets through makes the
+    /// outputs it enters non-finite; it cannot make a product read out of bounds.
+    ///
+    /// # Errors
+    ///
+    /// As [`PackedView::from_bytes`], except [`QuantError::NonFiniteScale`].
+    pub fn from_bytes_unscanned(bytes: &'a [u8]) -> Result<Self, QuantError> {
         let header = bytes
             .get(..PACKED_HEADER_BYTES)
             .ok_or(QuantError::TooShort { len: bytes.len() })?;
@@ -304,14 +318,12 @@ impl<'a> PackedView<'a> {
                 actual: bytes.len(),
             });
         }
-        let view = Self {
+        Ok(Self {
             format,
             rows,
             cols,
             body: &bytes[PACKED_HEADER_BYTES..],
-        };
-        view.check_scales()?;
-        Ok(view)
+        })
     }
 
     /// Every f16 scale (and minimum) must be finite: exponent bits not all set.
@@ -400,6 +412,53 @@ impl<'a> PackedView<'a> {
                     for p in 0..BLOCK / 8 {
                         let at = Q4_QS_OFFSET + p * GROUP_BYTES + 4 * r;
                         out.extend_from_slice(&pb[at..at + 4]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Row `row` decoded to f32 into `out`, exactly as [`PackedView::dequantize`] decodes
+    /// it (an embedding lookup decodes only the rows it needs).
+    ///
+    /// # Shapes
+    ///
+    /// - `out`: `[cols]`.
+    ///
+    /// # Panics
+    ///
+    /// If `row >= rows` or `out.len() != cols`.
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        assert!(
+            row < self.rows,
+            "row {row} of a weight with {} rows",
+            self.rows
+        );
+        assert_eq!(out.len(), self.cols, "output row length");
+        let (panel, r) = (row / PANEL_ROWS, row % PANEL_ROWS);
+        let scale = |pb: &[u8], offset: usize| {
+            f16_to_f32(u16::from_le_bytes([
+                pb[offset + 2 * r],
+                pb[offset + 2 * r + 1],
+            ]))
+        };
+        for (block, dst) in out.chunks_exact_mut(BLOCK).enumerate() {
+            let pb = self.panel_block(panel, block);
+            let d = scale(pb, 0);
+            match self.format {
+                QFormat::Q8_0 => {
+                    for (t, value) in dst.iter_mut().enumerate() {
+                        let q = pb[Q8_QS_OFFSET + (t / 4) * GROUP_BYTES + 4 * r + t % 4] as i8;
+                        *value = f32::from(q) * d;
+                    }
+                }
+                QFormat::Q4_1 => {
+                    let m = scale(pb, Q4_M_OFFSET);
+                    let half = BLOCK / 2;
+                    for t in 0..half {
+                        let byte = pb[Q4_QS_OFFSET + (t / 4) * GROUP_BYTES + 4 * r + t % 4];
+                        dst[t] = f32::from(byte & 0x0F) * d + m;
+                        dst[t + half] = f32::from(byte >> 4) * d + m;
                     }
                 }
             }

@@ -124,11 +124,11 @@ type RowOut<'a> = (
     &'a mut [f32],
 );
 
-type RowQuantizer = fn(&[f32], &mut [i8], &mut [f32], &mut [i32], &mut [f32]);
+pub(crate) type RowQuantizer = fn(&[f32], &mut [i8], &mut [f32], &mut [i32], &mut [f32]);
 
 /// The row quantizer compiled for the best vector unit of this CPU, chosen once. All copies
 /// give the same bits; only their speed differs.
-fn row_quantizer() -> RowQuantizer {
+pub(crate) fn row_quantizer() -> RowQuantizer {
     static QUANTIZER: OnceLock<RowQuantizer> = OnceLock::new();
     *QUANTIZER.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -152,6 +152,11 @@ fn row_quantizer() -> RowQuantizer {
     })
 }
 
+/// [`quantize_row`] in AVX-512 registers, one 32-block (two zmm) at a time, with the same
+/// IEEE operations in the same order (max on the bits, `d = amax / 127`, `id = 1 / d`,
+/// `v · id` rounded to nearest even, clamped to ±127, NaN to 0), so the same bits.
+/// The compiler does not vectorize the plain loop's saturating float-to-int casts well:
+/// this runs several times faster.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx2")]
 fn quantize_row_avx512(
@@ -161,7 +166,47 @@ fn quantize_row_avx512(
     bias: &mut [i32],
     dsums: &mut [f32],
 ) {
-    quantize_row(x, qs, scales, bias, dsums);
+    use std::arch::x86_64::*;
+    let blocks = x
+        .chunks_exact(BLOCK)
+        .zip(qs.chunks_exact_mut(BLOCK))
+        .zip(scales.iter_mut().zip(bias.iter_mut().zip(dsums)));
+    let magnitude = _mm512_set1_epi32(0x7fff_ffff);
+    let (low, high) = (_mm512_set1_ps(-127.0), _mm512_set1_ps(127.0));
+    for ((x, qs), (scale, (bias, dsum))) in blocks {
+        // SAFETY: `x` and `qs` are one block (32 values) each: two 16-lane loads and two
+        // 16-byte stores stay inside them.
+        unsafe {
+            let (x0, x1) = (
+                _mm512_loadu_ps(x.as_ptr()),
+                _mm512_loadu_ps(x.as_ptr().add(16)),
+            );
+            let bits = _mm512_max_epu32(
+                _mm512_and_si512(_mm512_castps_si512(x0), magnitude),
+                _mm512_and_si512(_mm512_castps_si512(x1), magnitude),
+            );
+            let d = f32::from_bits(_mm512_reduce_max_epu32(bits)) / 127.0;
+            let id = _mm512_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+            let level = |v: __m512| {
+                let scaled = _mm512_mul_ps(v, id);
+                // Clamping before rounding gives the same integers (the bounds are
+                // integers); `max` returns its second operand for a NaN, so NaN lanes are
+                // zeroed by the ordered mask instead, as the plain cast maps NaN to 0.
+                let clamped = _mm512_min_ps(_mm512_max_ps(scaled, low), high);
+                let ints = _mm512_cvt_roundps_epi32::<
+                    { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+                >(clamped);
+                _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(scaled, scaled), ints)
+            };
+            let (q0, q1) = (level(x0), level(x1));
+            _mm_storeu_si128(qs.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128(qs.as_mut_ptr().add(16).cast(), _mm512_cvtepi32_epi8(q1));
+            let sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            *scale = d;
+            *bias = -128 * sum;
+            *dsum = d * sum as f32;
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -178,7 +223,13 @@ fn quantize_row_avx2(
 
 /// Quantizes one row: plain Rust the compiler vectorizes for the enclosing target features.
 #[inline(always)]
-fn quantize_row(x: &[f32], qs: &mut [i8], scales: &mut [f32], bias: &mut [i32], dsums: &mut [f32]) {
+pub(crate) fn quantize_row(
+    x: &[f32],
+    qs: &mut [i8],
+    scales: &mut [f32],
+    bias: &mut [i32],
+    dsums: &mut [f32],
+) {
     let blocks = x
         .chunks_exact(BLOCK)
         .zip(qs.chunks_exact_mut(BLOCK))

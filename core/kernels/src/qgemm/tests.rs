@@ -220,6 +220,15 @@ fn packing_round_trips_through_plain_blocks_and_bytes() {
                 QFormat::Q4_1 => dequantize_q4_1_blocks(&plain),
             };
             assert_eq!(view.dequantize(), decoded);
+            // Row by row (an embedding lookup) the same values, and the unscanned view
+            // of validated bytes is the same view.
+            let mut row_values = vec![f32::NAN; cols];
+            for row in 0..rows {
+                view.dequantize_row(row, &mut row_values);
+                assert_eq!(row_values, decoded[row * cols..][..cols], "row {row}");
+            }
+            let unscanned = PackedView::from_bytes_unscanned(&stored[1..]).unwrap();
+            assert_eq!(unscanned.to_plain_blocks(), plain);
             // Products from the stored view and from the owned weights agree.
             let m = 7;
             let acts = QuantizedActivations::quantize(&rng.normal_vec(m * cols, 1.0), m, cols);
@@ -313,6 +322,16 @@ fn bad_bytes_give_typed_errors() {
         PackedView::from_bytes(&bytes).map(|_| ()),
         Err(QuantError::NonFiniteScale { row: 7, block: 0 })
     );
+    // The unscanned view checks the header and length only.
+    assert!(PackedView::from_bytes_unscanned(&bytes).is_ok());
+    assert_eq!(
+        PackedView::from_bytes_unscanned(&bytes[..bytes.len() - 1]).map(|_| ()),
+        Err(QuantError::Length {
+            what: "packed weight",
+            expected: bytes.len(),
+            actual: bytes.len() - 1
+        })
+    );
     // Packing: wrong lengths and shapes, non-finite inputs.
     assert!(matches!(
         pack_q8(&[0; 33], 1, 32),
@@ -381,6 +400,54 @@ fn random_corruption_never_panics() {
 }
 
 // ---- activations ----------------------------------------------------------------------
+
+/// The row quantizer chosen for this CPU gives the plain loop's bits, on realistic rows and
+/// on the edge cases of every step: ties at .5 (both parities), values at ±127 steps, zero
+/// and subnormal blocks (scale 0, or a reciprocal that overflows), infinities and NaN.
+#[test]
+fn the_vector_row_quantizer_equals_the_plain_one_bit_for_bit() {
+    let mut rng = SplitMix64(61);
+    let k = 32 * 24;
+    let mut x = realistic_activations(&mut rng, 1, k);
+    let edge_blocks: [[f32; 4]; 10] = [
+        [127.0, 0.5, 1.5, -2.5], // d = 1: ties to even, both signs
+        [-127.0, 126.5, -126.5, 3.5],
+        [0.0, 0.0, 0.0, 0.0],        // all zero: d = 0
+        [1e-44, -1e-44, 5e-45, 0.0], // subnormal: d rounds to 0
+        [2e-38, -1e-38, 0.0, 3e-39], // tiny d: 1/d may overflow
+        [f32::INFINITY, 1.0, -1.0, 0.0],
+        [f32::NEG_INFINITY, 2.0, 0.0, -3.0],
+        [f32::NAN, 1.0, -1.0, 0.0],
+        [1.0, f32::NAN, f32::INFINITY, -0.0],
+        [-0.0, 1e30, -1e30, 0.1],
+    ];
+    for (b, edge) in edge_blocks.iter().enumerate() {
+        let block = &mut x[(b + 2) * BLOCK..][..BLOCK];
+        for (slot, &value) in block.iter_mut().step_by(7).zip(edge) {
+            *slot = value;
+        }
+        if b < 2 {
+            // Exact multiples of the unit step, so v · id lands on the ties themselves.
+            for (j, slot) in block.iter_mut().enumerate().skip(4) {
+                *slot = (j as f32 - 16.0) + 0.5;
+            }
+            block[0] = 127.0;
+        }
+    }
+    let nb = k / BLOCK;
+    let run = |quantizer: super::quantize::RowQuantizer| {
+        let (mut qs, mut scales, mut bias, mut dsums) =
+            (vec![0i8; k], vec![0f32; nb], vec![0i32; nb], vec![0f32; nb]);
+        quantizer(&x, &mut qs, &mut scales, &mut bias, &mut dsums);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        (qs, bits(&scales), bias, bits(&dsums))
+    };
+    let plain = run(super::quantize::quantize_row);
+    assert_eq!(run(super::quantize::row_quantizer()), plain);
+    // The ties went to even in the first block (d = 1).
+    assert_eq!(&plain.0[2 * BLOCK..2 * BLOCK + 1], &[127]);
+    assert_eq!(plain.0[2 * BLOCK + 4..2 * BLOCK + 8], [-12, -10, -10, -8]);
+}
 
 #[test]
 fn activation_quantization_is_within_half_a_step() {

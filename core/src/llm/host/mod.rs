@@ -9,6 +9,7 @@ mod autodiff;
 mod low_rank;
 mod ops;
 mod packed;
+mod quantized;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +19,8 @@ pub(crate) use low_rank::scaled_low_rank;
 pub(crate) use ops::{attention, rms_norm, rope, swiglu};
 pub use packed::PackedWeight;
 pub(crate) use packed::dense_projection;
+pub use quantized::ProjectionInput;
+pub(crate) use quantized::{on_device, packed_projection};
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 

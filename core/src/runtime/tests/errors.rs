@@ -4,10 +4,10 @@ use burn::tensor::Device;
 
 use super::fixture::{Sources, features, write_bundle, write_bundle_with};
 use super::reference::user_a;
+use crate::bundle::QuantScheme;
 use crate::bundle::manifest::file;
 use crate::bundle::{BundleError, CatalogProblem};
 use crate::history::UserProfile;
-use crate::quant::WeightQuant;
 use crate::runtime::{Backend, Recommender, RecommenderOptions, RuntimeError};
 use reclora_test_support::TempDir;
 
@@ -26,7 +26,7 @@ fn sources() -> Sources {
 #[test]
 fn bad_requests_and_profiles_name_what_is_wrong() {
     let dir = TempDir::new("runtime-errors");
-    write_bundle(dir.path(), &sources(), WeightQuant::Q8);
+    write_bundle(dir.path(), &sources(), QuantScheme::Q8);
     let recommender = Recommender::open_bundle(dir.path(), cpu_options()).expect("opens");
     let user = user_a();
     assert!(matches!(
@@ -80,7 +80,7 @@ fn inconsistent_side_files_are_catalog_errors() {
     let open = |dir: &TempDir| Recommender::open_bundle(dir.path(), cpu_options());
 
     let dir = TempDir::new("runtime-features");
-    write_bundle_with(dir.path(), &sources, WeightQuant::F32, |bundle| {
+    write_bundle_with(dir.path(), &sources, QuantScheme::F32, |bundle| {
         let mut broken = features();
         broken.fields[1].offset += 1;
         std::fs::write(
@@ -98,7 +98,7 @@ fn inconsistent_side_files_are_catalog_errors() {
     ));
 
     let dir = TempDir::new("runtime-items");
-    write_bundle_with(dir.path(), &sources, WeightQuant::F32, |bundle| {
+    write_bundle_with(dir.path(), &sources, QuantScheme::F32, |bundle| {
         std::fs::write(bundle.join(file::ITEMS_JSON), b"{\"ids\": [").expect("write");
     });
     assert!(matches!(
@@ -107,7 +107,7 @@ fn inconsistent_side_files_are_catalog_errors() {
     ));
 
     let dir = TempDir::new("runtime-genre");
-    write_bundle_with(dir.path(), &sources, WeightQuant::F32, |bundle| {
+    write_bundle_with(dir.path(), &sources, QuantScheme::F32, |bundle| {
         let mut items = super::fixture::items();
         items.genres[4] = "Western".into();
         std::fs::write(
@@ -144,7 +144,7 @@ fn oversized_declared_configs_are_refused_before_allocation() {
         ),
     ] {
         let dir = TempDir::new("runtime-declared");
-        write_bundle(dir.path(), &sources, WeightQuant::F32);
+        write_bundle(dir.path(), &sources, QuantScheme::F32);
         let manifest_path = dir.join(file::MANIFEST);
         let text = std::fs::read_to_string(&manifest_path).expect("manifest");
         let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");

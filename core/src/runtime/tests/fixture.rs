@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
+use crate::bundle::QuantScheme;
 use crate::bundle::manifest::file;
 use crate::bundle::{
     BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FeatureField, FeaturesFile, FileDigest,
@@ -18,7 +19,6 @@ use crate::crm::{Din, DinConfig};
 use crate::llm::{LlamaConfig, SeededWeights};
 use crate::plora::tests::helpers::random_values;
 use crate::plora::{Plora, PloraConfig};
-use crate::quant::WeightQuant;
 use crate::tokenizer::{BYTE_LEVEL_VOCAB, PromptTemplate, byte_level_tokenizer};
 
 pub const LLM_SEED: u64 = 17;
@@ -185,7 +185,7 @@ fn items_safetensors() -> Vec<u8> {
 pub fn write_bundle_with(
     dir: &Path,
     sources: &Sources,
-    quant: WeightQuant,
+    quant: QuantScheme,
     edit: impl FnOnce(&Path),
 ) {
     std::fs::create_dir_all(dir).expect("bundle dir");
@@ -193,9 +193,10 @@ pub fn write_bundle_with(
     let tokenizer = byte_level_tokenizer().expect("tokenizer");
     let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).expect(name);
     let seeded = SeededWeights::new(config.clone(), LLM_SEED);
+    let matrices = quant.plan(&config);
     write(
         file::LLM,
-        &serialize_llm(&seeded, &config, quant).expect("llm"),
+        &serialize_llm(&seeded, &config, &matrices).expect("llm"),
     );
     write(file::CRM, &serialize_module(&sources.din).expect("crm"));
     write(
@@ -228,6 +229,7 @@ pub fn write_bundle_with(
         format_version: BUNDLE_FORMAT_VERSION,
         llm: config,
         quant,
+        matrices,
         crm: CrmSpec {
             din: din_config(),
             history_len: HISTORY_LEN,
@@ -246,6 +248,6 @@ pub fn write_bundle_with(
     write(file::MANIFEST, manifest.to_json().as_bytes());
 }
 
-pub fn write_bundle(dir: &Path, sources: &Sources, quant: WeightQuant) {
+pub fn write_bundle(dir: &Path, sources: &Sources, quant: QuantScheme) {
     write_bundle_with(dir, sources, quant, |_| {});
 }

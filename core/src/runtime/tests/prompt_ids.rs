@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use super::fixture::write_bundle;
 use super::reference::user_a;
 use crate::YesNoScore;
-use crate::quant::WeightQuant;
+use crate::bundle::QuantScheme;
 use crate::runtime::{Backend, GateMode, PromptIds, Recommender, RecommenderOptions};
 use reclora_test_support::TempDir;
 
@@ -16,7 +16,7 @@ fn prompt_ids_are_what_scoring_runs() {
     let dir = TempDir::new("runtime-prompt-ids");
     let cpu = Device::flex();
     let sources = super::fixture::sources(&cpu);
-    write_bundle(dir.path(), &sources, WeightQuant::F32);
+    write_bundle(dir.path(), &sources, QuantScheme::F32);
     let options = RecommenderOptions {
         backend: Backend::Cpu { threads: 1 },
         ..RecommenderOptions::default()

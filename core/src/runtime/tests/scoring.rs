@@ -4,8 +4,8 @@ use burn::tensor::Device;
 
 use super::fixture::{Sources, write_bundle};
 use super::reference::{Reference, TestUser, user_a, user_b};
+use crate::bundle::QuantScheme;
 use crate::history::{Feedback, FsyncPolicy, HistoryOptions, StoredEvent};
-use crate::quant::WeightQuant;
 use crate::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
 use reclora_test_support::TempDir;
 
@@ -45,7 +45,7 @@ fn bundle_matches_reference(backend: Backend, tolerance: f32) {
     let dir = TempDir::new("runtime-f32");
     let cpu = Device::flex();
     let sources = super::fixture::sources(&cpu);
-    write_bundle(dir.path(), &sources, WeightQuant::F32);
+    write_bundle(dir.path(), &sources, QuantScheme::F32);
     let reference = Reference::new(&cpu);
     for (mode, per_user) in [(GateMode::PerSample, false), (GateMode::PerUser, true)] {
         let recommender =
@@ -88,9 +88,9 @@ fn quantized_bundles_stay_within_the_parity_bound() {
     let user = user_a();
     let want = expected(&reference, &sources, &user, false);
     for (quant, bound) in [
-        (WeightQuant::F16, 1e-3),
-        (WeightQuant::Q8, 0.02),
-        (WeightQuant::Q4, 0.05),
+        (QuantScheme::F16, 1e-3),
+        (QuantScheme::Q8, 0.02),
+        (QuantScheme::Q4, 0.05),
     ] {
         let dir = TempDir::new("runtime-quant");
         write_bundle(dir.path(), &sources, quant);
@@ -106,7 +106,7 @@ fn quantized_bundles_stay_within_the_parity_bound() {
         eprintln!("{quant:?}: max |Δ| {diff:.2e}");
         assert!(diff <= bound, "{quant:?}: {diff}");
         assert!(
-            diff > 0.0 || quant == WeightQuant::F16,
+            diff > 0.0 || quant == QuantScheme::F16,
             "{quant:?} changed nothing"
         );
     }
@@ -119,7 +119,7 @@ fn store_backed_scoring_and_ranking() {
     let dir = TempDir::new("runtime-store");
     let cpu = Device::flex();
     let sources = super::fixture::sources(&cpu);
-    write_bundle(&dir.join("bundle"), &sources, WeightQuant::F32);
+    write_bundle(&dir.join("bundle"), &sources, QuantScheme::F32);
     let user = user_a();
     let history = HistoryOptions {
         fsync: FsyncPolicy::Never,
@@ -182,7 +182,7 @@ fn eight_threads_score_like_serial_calls() {
     let dir = TempDir::new("runtime-threads");
     let cpu = Device::flex();
     let sources = super::fixture::sources(&cpu);
-    write_bundle(dir.path(), &sources, WeightQuant::Q8);
+    write_bundle(dir.path(), &sources, QuantScheme::Q8);
     let recommender = Recommender::open_bundle(
         dir.path(),
         options(Backend::Cpu { threads: 2 }, GateMode::PerSample),
