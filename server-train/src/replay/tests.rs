@@ -11,8 +11,8 @@ use reclora_bench::replay::Replay;
 use reclora_bench::schema::{BenchReport, SCHEMA};
 use reclora_bench::{BenchError, run_cli_to};
 use reclora_core::LanguageModel;
-use reclora_core::llm::LlamaConfig;
 use reclora_core::bundle::QuantScheme;
+use reclora_core::llm::LlamaConfig;
 
 use super::build;
 use crate::crm::{CrmTrainConfig, train_crm};
