@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reclora_core::quant::QuantKernel;
 use reclora_core::runtime::{Backend, GateMode};
 
 use crate::error::BenchError;
@@ -70,6 +71,24 @@ impl From<GateModeArg> for GateMode {
     }
 }
 
+/// `--activations`: how q8 and q4 bundles' int8 GEMM quantizes its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActivationsArg {
+    /// Q8 blocks and their residual's, two int8 products (about 15 bits; the default).
+    Exact,
+    /// Q8 blocks only, one int8 product: llama.cpp's 8-bit activations, about twice as fast.
+    Q8,
+}
+
+impl From<ActivationsArg> for QuantKernel {
+    fn from(activations: ActivationsArg) -> Self {
+        match activations {
+            ActivationsArg::Exact => Self::Dequant,
+            ActivationsArg::Q8 => Self::Int8,
+        }
+    }
+}
+
 /// Which requests, and the bundle and replay they come from.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -94,6 +113,9 @@ pub struct RunArgs {
     /// per-sample or per-user.
     #[arg(long, value_enum, default_value = "per-sample")]
     pub gate_mode: GateModeArg,
+    /// exact or q8 (packed q8/q4 bundles; the report's variant gets `-q8act`).
+    #[arg(long, value_enum, default_value = "exact")]
+    pub activations: ActivationsArg,
     /// Timed requests.
     #[arg(long, default_value_t = 10)]
     pub requests: usize,
@@ -192,6 +214,7 @@ impl RunArgs {
                 BackendArg::Wgpu => Backend::Wgpu,
             },
             gate_mode: self.gate_mode.into(),
+            kernel: self.activations.into(),
             selection: Selection {
                 candidates: self.candidates,
                 history: self.history,

@@ -18,9 +18,19 @@ pub const BEGIN: &str = "<!-- reclora-bench:begin -->";
 pub const END: &str = "<!-- reclora-bench:end -->";
 
 /// The rows of a weight group, in table order: (engine, variant, label).
-const ROWS: [(&str, &str, &str); 5] = [
+const ROWS: [(&str, &str, &str); 7] = [
     ("reclora", "per-sample", "reclora per-sample"),
     ("reclora", "per-user", "reclora per-user"),
+    (
+        "reclora",
+        "per-sample-q8act",
+        "reclora per-sample, 8-bit activations",
+    ),
+    (
+        "reclora",
+        "per-user-q8act",
+        "reclora per-user, 8-bit activations",
+    ),
     (
         "llama.cpp",
         "prompt-by-prompt",

@@ -7,6 +7,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use reclora_core::LlamaConfig;
 use reclora_core::bundle::manifest::file;
+use reclora_core::quant::QuantKernel;
 use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
 
 use crate::error::BenchError;
@@ -31,6 +32,8 @@ pub struct RunPlan {
     pub backend: Backend,
     /// Gate mode.
     pub gate_mode: GateMode,
+    /// How packed bundles quantize activations (`Int8`: one 8-bit pass).
+    pub kernel: QuantKernel,
     /// Which requests.
     pub selection: Selection,
     /// Prompts per LLM forward.
@@ -53,6 +56,7 @@ impl RunPlan {
         RecommenderOptions {
             backend: self.backend,
             gate_mode: self.gate_mode,
+            kernel: self.kernel,
             batch_size: self.batch_size,
             max_candidates: self.selection.candidates.max(1),
             ..RecommenderOptions::default()
@@ -168,7 +172,10 @@ pub fn run(plan: &RunPlan) -> Result<BenchReport, BenchError> {
             name: "reclora".to_owned(),
             version: format!("reclora-bench {}", env!("CARGO_PKG_VERSION")),
         },
-        variant: gate_mode_name(plan.gate_mode).to_owned(),
+        variant: match plan.kernel {
+            QuantKernel::Int8 => format!("{}-q8act", gate_mode_name(plan.gate_mode)),
+            QuantKernel::Dequant => gate_mode_name(plan.gate_mode).to_owned(),
+        },
         model: ModelInfo {
             name: plan
                 .model_name

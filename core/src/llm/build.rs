@@ -251,9 +251,9 @@ impl MatrixLoader for InPlaceMatrices<'_> {
             source: Box::new(source),
         };
         Ok(match weight {
-            SharedWeight::Packed(packed) => {
-                Projection::packed(PackedLinear::new(packed, bias).map_err(quant_error)?)
-            }
+            SharedWeight::Packed(packed) => Projection::packed(
+                PackedLinear::new(packed, bias, self.kernel).map_err(quant_error)?,
+            ),
             SharedWeight::Rows(rows) => Projection::quantized(
                 QuantLinear::new(QuantWeight::Shared(rows), bias, self.kernel)
                     .map_err(quant_error)?,
@@ -271,7 +271,7 @@ impl MatrixLoader for InPlaceMatrices<'_> {
             return Ok(None);
         };
         match matrix {
-            SharedWeight::Packed(packed) => Ok(Some(VocabMatrix::packed(packed))),
+            SharedWeight::Packed(packed) => Ok(Some(VocabMatrix::packed(packed, self.kernel))),
             SharedWeight::Rows(matrix) => {
                 VocabMatrix::quantized(QuantWeight::Shared(matrix), self.kernel)
                     .map(Some)

@@ -44,9 +44,9 @@ impl VocabMatrix {
         Ok(Self::Quantized(QuantVocabMatrix { linear }))
     }
 
-    /// Packed rows `weight` (`[vocab, d]`).
-    pub fn packed(weight: SharedPacked) -> Self {
-        let linear = PackedLinear::new(weight, None)
+    /// Packed rows `weight` (`[vocab, d]`); `kernel` decides the head's activation bits.
+    pub fn packed(weight: SharedPacked, kernel: QuantKernel) -> Self {
+        let linear = PackedLinear::new(weight, None, kernel)
             .unwrap_or_else(|_| unreachable!("a projection without bias is always valid"));
         Self::Packed(PackedVocabMatrix { linear })
     }

@@ -19,10 +19,13 @@ use super::shared::SharedMatrix;
 /// Which kernel computes the product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QuantKernel {
-    /// Decode W per block to f32 and use f32 dots: as exact as the weights.
+    /// As exact as the weights: row-major blocks are decoded to f32 for f32 dots; on packed
+    /// blocks (q8, q4 bundles) the int8 GEMM runs on the input's Q8 blocks and again on their
+    /// residual's, so the activations keep about 15 bits (twice the integer work).
     #[default]
     Dequant,
-    /// Quantize x to 8 bits per block and use integer dots (Q8/Q4 weights only).
+    /// Quantize x to 8 bits per block and use integer dots once (Q8/Q4 weights only), as
+    /// llama.cpp does: about twice as fast on packed blocks, and |ΔP| grows to a few 1e-2.
     Int8,
 }
 

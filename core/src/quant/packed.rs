@@ -9,6 +9,7 @@ use std::sync::Arc;
 use reclora_kernels::qgemm::{PackedView, PackedWeights, QFormat, quantize_q4, quantize_q8};
 
 use super::error::QuantError;
+use super::linear::QuantKernel;
 use super::scheme::WeightQuant;
 use super::shared::{SharedBytes, SharedMatrix};
 
@@ -224,15 +225,23 @@ impl SharedWeight {
 
 /// y = x·Wᵀ + b with W packed: the product runs on activations quantized once to Q8
 /// blocks and shared by every projection of the same input (see the model's host route).
+/// With [`QuantKernel::Dequant`] the blocks' residual is quantized too and multiplied as
+/// well, so the activations keep about 15 bits; with [`QuantKernel::Int8`] they keep 8.
 #[derive(Debug, Clone)]
 pub struct PackedLinear {
     weight: SharedPacked,
     bias: Option<Vec<f32>>,
+    kernel: QuantKernel,
 }
 
 impl PackedLinear {
-    /// A projection over `weight`; `bias` must have `weight.rows()` values.
-    pub fn new(weight: SharedPacked, bias: Option<Vec<f32>>) -> Result<Self, QuantError> {
+    /// A projection over `weight` computed with `kernel`; `bias` must have `weight.rows()`
+    /// values.
+    pub fn new(
+        weight: SharedPacked,
+        bias: Option<Vec<f32>>,
+        kernel: QuantKernel,
+    ) -> Result<Self, QuantError> {
         if let Some(b) = &bias
             && b.len() != weight.rows()
         {
@@ -241,7 +250,16 @@ impl PackedLinear {
                 found: b.len(),
             });
         }
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            kernel,
+        })
+    }
+
+    /// Whether the input's residual is multiplied too (two int8 products, not one).
+    pub fn with_residual(&self) -> bool {
+        self.kernel == QuantKernel::Dequant
     }
 
     /// The weight.

@@ -52,8 +52,11 @@ pub struct RecommenderOptions {
     pub max_candidates: usize,
     /// Hash every bundle file at open.
     pub verify_checksums: bool,
-    /// Kernel of the row-major quantized projections (f16 bundles, CPU); q8 and q4
-    /// bundles always run the int8 GEMM on their packed blocks.
+    /// Kernel of the quantized projections (CPU). q8 and q4 bundles always run the int8 GEMM
+    /// on their packed blocks: `Dequant` (the default) on each input's Q8 blocks and their
+    /// residual's (about 15-bit activations, within the q8 parity bound), `Int8` on the Q8
+    /// blocks only (llama.cpp's 8-bit activations: about twice as fast, |ΔP| up to ~0.06).
+    /// f16 bundles decode their rows (`Dequant`).
     pub kernel: QuantKernel,
     /// The history store's options.
     pub history: HistoryOptions,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use reclora_core::bundle::FeaturesFile;
+use reclora_core::quant::QuantKernel;
 use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
 use serde::Serialize;
 
@@ -96,6 +97,10 @@ pub struct ParityArgs {
     /// Gate per (user, candidate) or per user with a cached prompt prefix.
     #[arg(long, value_enum, default_value = "per-sample")]
     pub gate_mode: GateModeArg,
+    /// How q8/q4 bundles quantize activations: exact (Q8 blocks and their residual's) or
+    /// q8 (one 8-bit pass, as llama.cpp).
+    #[arg(long, value_enum, default_value = "exact")]
+    pub activations: ActivationsArg,
     /// Write the report here as JSON too.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -110,6 +115,15 @@ pub enum GateModeArg {
     PerUser,
 }
 
+/// `--activations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ActivationsArg {
+    /// Two int8 products per projection (about 15-bit activations).
+    Exact,
+    /// One int8 product (8-bit activations).
+    Q8,
+}
+
 /// What `parity` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParityReport {
@@ -121,6 +135,8 @@ pub struct ParityReport {
     pub backend: String,
     /// Gate mode.
     pub gate_mode: String,
+    /// Activations of the int8 GEMM (`Exact` or `Q8`).
+    pub activations: String,
     /// Rows compared.
     pub rows: usize,
     /// max |P_bundle − P_server|.
@@ -189,6 +205,10 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
             GateModeArg::PerSample => GateMode::PerSample,
             GateModeArg::PerUser => GateMode::PerUser,
         },
+        kernel: match args.activations {
+            ActivationsArg::Exact => QuantKernel::Dequant,
+            ActivationsArg::Q8 => QuantKernel::Int8,
+        },
         ..RecommenderOptions::default()
     };
     let started = Instant::now();
@@ -245,6 +265,7 @@ fn report(
             None => format!("{:?}", backend.kind),
         },
         gate_mode: format!("{:?}", args.gate_mode),
+        activations: format!("{:?}", args.activations),
         rows: diffs.len(),
         max_abs_diff: diffs.iter().copied().fold(0.0, f64::max),
         mean_abs_diff: diffs.iter().sum::<f64>() / diffs.len().max(1) as f64,

@@ -14,7 +14,7 @@ use reclora_core::rng::SplitMix64;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
-use super::{GateModeArg, ParityArgs, parity};
+use super::{ActivationsArg, GateModeArg, ParityArgs, parity};
 use crate::crm::{CrmTrainConfig, train_crm};
 use crate::data::{DatasetName, PreparedDataset, Split};
 use crate::export::export_bundle;
@@ -165,7 +165,7 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
     } = *setup;
     // A few PLoRA steps so that the adapter is not the identity.
     let train_device = Device::flex().autodiff();
-    let (llm, tokenizer) = LanguageModel::load(&model_dir, &train_device)
+    let (llm, tokenizer) = LanguageModel::load(model_dir, &train_device)
         .expect("tiny model")
         .into_parts();
     let llm = llm.no_grad();
@@ -247,6 +247,7 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
             wgpu: false,
             threads: 2,
             gate_mode: GateModeArg::PerSample,
+            activations: ActivationsArg::Exact,
             out: None,
         })
         .expect("parity");

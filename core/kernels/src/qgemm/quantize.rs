@@ -105,6 +105,31 @@ impl QuantizedActivations {
         self.k
     }
 
+    /// What these blocks of `x` miss, `x − dequantize(self)`, quantized to Q8 blocks of its
+    /// own. A block's residual is at most half a step `d / 2`, so its scale is at most
+    /// `d / 254`: `dequantize(self) + dequantize(residual)` is within `max|x| / (127 · 508)`
+    /// of `x` per block, and the two blocks' products sum to that of a ~15-bit input.
+    ///
+    /// # Shapes
+    ///
+    /// - `x`: the `[m, k]` these blocks were quantized from.
+    ///
+    /// # Panics
+    ///
+    /// If `x.len() != m · k`.
+    pub fn residual_of(&self, x: &[f32]) -> Self {
+        assert_eq!(
+            x.len(),
+            self.m * self.k,
+            "residual of a different activation"
+        );
+        let mut rest = self.dequantize();
+        for (r, &v) in rest.iter_mut().zip(x) {
+            *r = v - *r;
+        }
+        Self::quantize(&rest, self.m, self.k)
+    }
+
     /// The quantized values decoded, `d · q`.
     ///
     /// # Shapes

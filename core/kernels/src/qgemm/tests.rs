@@ -487,6 +487,62 @@ fn activation_quantization_is_within_half_a_step() {
 }
 
 #[test]
+fn a_residual_pass_leaves_at_most_a_508th_of_a_step() {
+    let mut rng = SplitMix64(16);
+    let (m, k) = (7, 576);
+    let x = realistic_activations(&mut rng, m, k);
+    let coarse = QuantizedActivations::quantize(&x, m, k);
+    let residual = coarse.residual_of(&x);
+    assert_eq!((residual.m(), residual.k()), (m, k));
+    let two: Vec<f32> = coarse
+        .dequantize()
+        .iter()
+        .zip(residual.dequantize())
+        .map(|(a, b)| a + b)
+        .collect();
+    let one = coarse.dequantize();
+    let (mut worst_one, mut worst_two) = (0.0f32, 0.0f32);
+    for (b, ((xb, tb), ob)) in x
+        .chunks(BLOCK)
+        .zip(two.chunks(BLOCK))
+        .zip(one.chunks(BLOCK))
+        .enumerate()
+    {
+        let amax = xb.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        // Half a step of half a step's quantization, plus the f32 roundings of x − d·q.
+        let bound = amax / (127.0 * 508.0) * (1.0 + 1e-3) + amax * 2.5e-7;
+        for ((&v, &t), &o) in xb.iter().zip(tb).zip(ob) {
+            assert!(
+                (v - t).abs() <= bound,
+                "block {b}: {v} vs {t} (bound {bound})"
+            );
+            worst_one = worst_one.max((v - o).abs() / amax);
+            worst_two = worst_two.max((v - t).abs() / amax);
+        }
+    }
+    // One pass leaves up to half a step, 1/254 of the block's largest value.
+    assert!(
+        worst_one > 1.0 / 400.0 && worst_one <= 1.0 / 254.0 * 1.001,
+        "{worst_one}"
+    );
+    assert!(worst_two <= worst_one / 200.0, "{worst_two} vs {worst_one}");
+    // The residual's product adds to the coarse one: together, the product of `two`.
+    let (n, w) = (40, realistic_weight(&mut rng, 40, k));
+    let packed = quantize(QFormat::Q8_0, &w, n, k);
+    let mut y = vec![0.0f32; m * n];
+    qmatmul(&coarse, packed.view(), &mut y, n, Accumulate::Overwrite);
+    qmatmul(&residual, packed.view(), &mut y, n, Accumulate::Add);
+    let decoded = packed.view().dequantize();
+    let want = dense(&two, &decoded, m, n, k);
+    let got: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+    assert!(
+        relative_rms(&got, &want) < 1e-6,
+        "{}",
+        relative_rms(&got, &want)
+    );
+}
+
+#[test]
 fn non_finite_activations_give_non_finite_outputs() {
     let mut rng = SplitMix64(7);
     let (m, k, n) = (3, 64, 40);

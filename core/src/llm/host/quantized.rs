@@ -10,7 +10,8 @@
 use std::cell::OnceCell;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use reclora_kernels::qgemm::{PackedView, QuantizedActivations, qmatmul_uninit};
+use reclora_kernels::gemm::Accumulate;
+use reclora_kernels::qgemm::{PackedView, QuantizedActivations, qmatmul, qmatmul_uninit};
 
 use super::packed::add_bias;
 use super::{
@@ -18,12 +19,13 @@ use super::{
 };
 use crate::quant::PackedLinear;
 
-/// One projection input and, once a packed projection has asked for it, its Q8 blocks:
-/// the projections of one normalized input share a single quantization.
+/// One projection input and, once a packed projection has asked for them, its Q8 blocks
+/// and their residual's: the projections of one normalized input share one quantization.
 #[derive(Debug)]
 pub struct ProjectionInput<const D: usize> {
     x: Tensor<D>,
     quantized: OnceCell<QuantizedActivations>,
+    residual: OnceCell<QuantizedActivations>,
 }
 
 impl<const D: usize> ProjectionInput<D> {
@@ -32,6 +34,7 @@ impl<const D: usize> ProjectionInput<D> {
         Self {
             x,
             quantized: OnceCell::new(),
+            residual: OnceCell::new(),
         }
     }
 
@@ -46,20 +49,36 @@ impl<const D: usize> ProjectionInput<D> {
     /// If the last axis is not a multiple of 32 (a packed weight's width always is), or the
     /// tensor cannot be read back to the host (it can on the CPU device packed models run on).
     fn quantized(&self) -> &QuantizedActivations {
-        self.quantized.get_or_init(|| {
-            let k = self.x.dims()[D - 1];
-            match Route::of(&self.x.device()) {
-                Route::Host => {
-                    let input = contiguous(into_flex(self.x.clone()));
-                    let values = values(&input);
-                    QuantizedActivations::quantize(values, values.len() / k.max(1), k)
-                }
-                _ => {
-                    let values = host_copy(self.x.clone());
-                    QuantizedActivations::quantize(&values, values.len() / k.max(1), k)
-                }
-            }
+        self.quantized
+            .get_or_init(|| self.with_values(|x, m, k| QuantizedActivations::quantize(x, m, k)))
+    }
+
+    /// What the Q8 blocks miss, `x − dequantize(blocks)`, as Q8 blocks of its own: the two
+    /// products sum to the product of an input with about 15 bits per block.
+    ///
+    /// # Panics
+    /// As [`Self::quantized`].
+    fn residual(&self) -> &QuantizedActivations {
+        self.residual.get_or_init(|| {
+            let coarse = self.quantized();
+            self.with_values(|x, _, _| coarse.residual_of(x))
         })
+    }
+
+    /// `f(values, rows, width)` on the input's host values.
+    fn with_values<R>(&self, f: impl FnOnce(&[f32], usize, usize) -> R) -> R {
+        let k = self.x.dims()[D - 1];
+        match Route::of(&self.x.device()) {
+            Route::Host => {
+                let input = contiguous(into_flex(self.x.clone()));
+                let values = values(&input);
+                f(values, values.len() / k.max(1), k)
+            }
+            _ => {
+                let values = host_copy(self.x.clone());
+                f(&values, values.len() / k.max(1), k)
+            }
+        }
     }
 }
 
@@ -80,7 +99,12 @@ pub(crate) fn packed_projection<const D: usize>(
         linear.in_features(),
         "packed projection: input width"
     );
-    let mut out = packed_product(input.quantized(), linear.weight().view());
+    let weight = linear.weight().view();
+    let mut out = packed_product(input.quantized(), weight);
+    if linear.with_residual() {
+        let n = weight.rows();
+        qmatmul(input.residual(), weight, &mut out, n, Accumulate::Add);
+    }
     if let Some(bias) = linear.bias() {
         add_bias(&mut out, bias);
     }
