@@ -227,7 +227,10 @@ fn in_place_logits_match_the_dense_model_for_every_quant_and_head() {
                 .expect("generic route");
             for (g, w) in generic.iter().zip(&got) {
                 let diff = max_diff(g, w);
-                assert!(diff <= tolerance(quant, kernel), "{case}, generic route: {diff}");
+                assert!(
+                    diff <= tolerance(quant, kernel),
+                    "{case}, generic route: {diff}"
+                );
             }
 
             // Every position through the full head (int8 on packed rows: its input is
@@ -344,7 +347,10 @@ fn in_place_model_with_a_plora_adapter_and_a_kv_cache_matches_the_dense_model() 
                 moved > 100.0 * SAME_WEIGHTS,
                 "{quant}: the adapter barely acts ({moved})"
             );
-            assert!(diff <= tolerance(quant, kernel), "{quant}, row {row}: {diff}");
+            assert!(
+                diff <= tolerance(quant, kernel),
+                "{quant}, row {row}: {diff}"
+            );
         }
 
         // Prefix, then suffix through the cache, against the dense model doing the same
@@ -375,7 +381,10 @@ fn in_place_model_with_a_plora_adapter_and_a_kv_cache_matches_the_dense_model() 
         let tail = cached_tail(&model, &context);
         let diff = max_diff(&tail, &cached_tail(&dense, reference));
         eprintln!("{quant} + PLoRA + KV cache: hidden |Δ| {diff:.2e}");
-        assert!(diff <= tolerance(quant, kernel), "{quant}: cached tail {diff}");
+        assert!(
+            diff <= tolerance(quant, kernel),
+            "{quant}: cached tail {diff}"
+        );
         // Activations are quantized per row (position), so a cached suffix sees the very
         // rounding the full sequence gives its positions.
         let full = host(model.forward_hidden(

@@ -50,7 +50,7 @@ impl<const D: usize> ProjectionInput<D> {
     /// tensor cannot be read back to the host (it can on the CPU device packed models run on).
     fn quantized(&self) -> &QuantizedActivations {
         self.quantized
-            .get_or_init(|| self.with_values(|x, m, k| QuantizedActivations::quantize(x, m, k)))
+            .get_or_init(|| self.with_values(QuantizedActivations::quantize))
     }
 
     /// What the Q8 blocks miss, `x − dequantize(blocks)`, as Q8 blocks of its own: the two
