@@ -32,5 +32,7 @@ if [ "$repeat" -eq 0 ]; then
 else
   scripts/check-determinism.sh "$repeat"
 fi
+# The kernels' NEON, sdot and smmla paths under qemu-aarch64 (docs/perf.md, issue 14).
+scripts/test-kernels-aarch64.sh
 # Kotlin, Swift and Python against the host library (docs/bindings.md).
 scripts/test-bindings.sh

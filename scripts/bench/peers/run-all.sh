@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The docs/perf.md table of reclora-bench in one command: reclora (per-sample, per-user) and
+# The docs/perf.md table of reclora-bench in one command: reclora (per-sample, per-user; exact
+# and 8-bit activations) and
 # its peers (llama.cpp prompt by prompt and with the prefix cache, transformers + PEFT, the
 # machine's peaks) on the same token ids, the same slates and threads, run alternately for
 # ROUNDS rounds, then merged (medians) by `reclora-bench report` into docs/perf.md.
@@ -94,9 +95,13 @@ for round in $(seq 1 "$rounds"); do
     bundle="$q8"; type=Q8_0
     if [ "$quant" = q4 ]; then bundle="$q4"; type=Q4_0; fi
     for mode in per-sample per-user; do
-      log "round $round: reclora $quant $mode"
-      "$bin/reclora-bench" --bundle "$bundle" "${select[@]}" --gate-mode "$mode" --quiet --scores \
-        --json "$out/r$round-reclora-$quant-$mode.json"
+      # exact: two int8 passes per projection (the default); q8: one, llama.cpp's activations.
+      for act in exact q8; do
+        suffix=""; [ "$act" = q8 ] && suffix="-q8act"
+        log "round $round: reclora $quant $mode, $act activations"
+        "$bin/reclora-bench" --bundle "$bundle" "${select[@]}" --gate-mode "$mode" \
+          --activations "$act" --quiet --scores --json "$out/r$round-reclora-$quant-$mode$suffix.json"
+      done
     done
     for variant in prompt-by-prompt prefix-cache; do
       log "round $round: llama.cpp $type $variant"
