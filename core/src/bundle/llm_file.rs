@@ -394,7 +394,7 @@ impl WeightSource for LlmFile<'_> {
             [rows, cols] => self.matrix(name, rows, cols).map(|m| m.dequantize()),
             _ => self.vector(name, shape[0]),
         };
-        let values = values.map_err(|e| LlmError::BundleWeight {
+        let values = values.map_err(|e| LlmError::SourceWeight {
             name: name.to_owned(),
             source: Box::new(e),
         })?;

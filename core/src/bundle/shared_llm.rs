@@ -49,7 +49,7 @@ impl SharedMatrixSource for SharedLlmFile<'_> {
         if !self.file.contains(name) {
             return Ok(None);
         }
-        let weight_error = |source: LlmFileError| LlmError::BundleWeight {
+        let weight_error = |source: LlmFileError| LlmError::SourceWeight {
             name: name.to_owned(),
             source: Box::new(source),
         };

@@ -83,13 +83,15 @@ pub enum LlmError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A bundle's weight could not be read back.
-    #[error("bundle weight `{name}`: {source}")]
-    BundleWeight {
+    /// A weight source (a bundle's file, say) could not give a weight back. The source's own
+    /// error type stays with the source: the models know no file format (downcast `source`
+    /// to it, e.g. `bundle::LlmFileError`).
+    #[error("weight `{name}`: {source}")]
+    SourceWeight {
         /// Hugging Face name.
         name: String,
         /// What is wrong with it.
-        source: Box<crate::bundle::LlmFileError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A quantized weight does not make a projection (a bias of the wrong length).
     #[error("weight `{name}`: {source}")]
