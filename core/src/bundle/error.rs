@@ -29,7 +29,7 @@ pub enum TensorFileError {
         name: String,
     },
     /// Stored in another element type.
-    #[error("tensor `{name}` is {found}, expected F32")]
+    #[error("tensor `{name}` is {found}, expected F32 or F16")]
     Dtype {
         /// Its module path.
         name: String,

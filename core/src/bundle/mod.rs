@@ -33,4 +33,6 @@ pub use open::{Bundle, BundleOptions};
 pub use quant_scheme::QuantScheme;
 pub use shared_llm::SharedLlmFile;
 pub use side_files::{FeatureField, FeaturesFile, ItemsFile};
-pub use tensor_file::{load_module, module_tensors, save_module, serialize_module};
+pub use tensor_file::{
+    load_module, module_tensors, save_module, serialize_module, serialize_module_as,
+};

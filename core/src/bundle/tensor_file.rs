@@ -38,11 +38,38 @@ pub fn module_tensors<M: Module>(module: &M) -> Vec<(String, TensorData)> {
 
 /// The safetensors bytes of `module`'s float parameters (f32, little-endian).
 pub fn serialize_module<M: Module>(module: &M) -> Result<Vec<u8>, TensorFileError> {
+    serialize_module_as(module, Dtype::F32)
+}
+
+/// The safetensors bytes of `module`'s float parameters stored as `dtype`: F32, or F16
+/// (rounded to nearest even, half the bytes; [`load_module`] reads both back as f32).
+///
+/// # Panics
+/// On any other `dtype` (a programming error: the callers pass a constant).
+pub fn serialize_module_as<M: Module>(
+    module: &M,
+    dtype: Dtype,
+) -> Result<Vec<u8>, TensorFileError> {
     let tensors = module_tensors(module);
-    let views = tensors
-        .iter()
+    let stored: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
         .map(|(name, data)| {
-            safetensors::tensor::TensorView::new(Dtype::F32, data.shape().to_vec(), data.as_bytes())
+            let shape = data.shape().to_vec();
+            let bytes = match dtype {
+                Dtype::F32 => data.as_bytes().to_vec(),
+                Dtype::F16 => data
+                    .iter::<f32>()
+                    .flat_map(|v| half::f16::from_f32(v).to_le_bytes())
+                    .collect(),
+                other => panic!("serialize_module_as: {other:?} is not a stored float type"),
+            };
+            (name, shape, bytes)
+        })
+        .collect();
+    let views = stored
+        .iter()
+        .map(|(name, shape, bytes)| {
+            safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes)
                 .map(|view| (name.clone(), view))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -124,7 +151,7 @@ fn read_f32(
     let view = file.tensor(name).map_err(|_| TensorFileError::Missing {
         name: name.to_owned(),
     })?;
-    if view.dtype() != Dtype::F32 {
+    if !matches!(view.dtype(), Dtype::F32 | Dtype::F16) {
         return Err(TensorFileError::Dtype {
             name: name.to_owned(),
             found: format!("{:?}", view.dtype()),
@@ -137,11 +164,27 @@ fn read_f32(
             found: view.shape().to_vec(),
         });
     }
-    let values = finite_f32_le(view.data()).map_err(|index| TensorFileError::NonFinite {
+    let values = match view.dtype() {
+        Dtype::F16 => finite_f16_le(view.data()),
+        _ => finite_f32_le(view.data()),
+    }
+    .map_err(|index| TensorFileError::NonFinite {
         name: name.to_owned(),
         index,
     })?;
     Ok(TensorData::new(values, expected.to_vec()))
+}
+
+/// Little-endian f16 values of `bytes` as f32, or the index of the first NaN or infinity.
+fn finite_f16_le(bytes: &[u8]) -> Result<Vec<f32>, usize> {
+    let values: Vec<f32> = bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect();
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(index),
+        None => Ok(values),
+    }
 }
 
 /// Little-endian f32 values of `bytes`, or the index of the first NaN or infinity.

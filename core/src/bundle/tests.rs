@@ -92,6 +92,77 @@ fn din_and_plora_round_trip_bit_for_bit() {
 }
 
 #[test]
+fn plora_stored_in_f16_loads_within_half_an_f16_step_at_half_the_size() {
+    let device = Device::flex();
+    let mut adapter = plora(&device);
+    crate::plora::tests::llm_hook::randomize_b(&mut adapter, 5, 0.2, &device);
+    let f32_bytes = serialize_module(&adapter).expect("f32");
+    let f16_bytes = serialize_module_as(&adapter, safetensors::Dtype::F16).expect("f16");
+    let loaded = load_module(plora(&device), &f16_bytes).expect("loads f16");
+    let (want, got) = (module_tensors(&adapter), module_tensors(&loaded));
+    let values: usize = want.iter().map(|(_, d)| d.num_elements()).sum();
+    // Same header size up to the dtype names: the payload halves.
+    let header = f32_bytes.len() - 4 * values;
+    assert!(
+        f16_bytes.len() <= header + 2 * values + 64,
+        "{}",
+        f16_bytes.len()
+    );
+    for ((name, a), (_, b)) in want.iter().zip(&got) {
+        for (&x, &y) in a
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .zip(b.as_slice::<f32>().unwrap())
+        {
+            // Round to nearest: at most half a step, 2^-11 of |x| for normal f16 values
+            // (these are ~0.01–1); below f16's normal range the step is fixed, 2^-25.
+            let bound = (x.abs() * 2f32.powi(-11)).max(2f32.powi(-25));
+            assert!((x - y).abs() <= bound, "{name}: {x} stored as {y}");
+        }
+    }
+    // An f16 NaN is rejected like an f32 one.
+    let (name, data) = &want[0];
+    let mut bad: Vec<u8> = data
+        .as_slice::<f32>()
+        .unwrap()
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    bad[2..4].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    let mut tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = Vec::new();
+    let rest: Vec<(String, Vec<u8>, Vec<usize>)> = want[1..]
+        .iter()
+        .map(|(n, d)| {
+            let bytes = d
+                .as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect();
+            (n.clone(), bytes, d.shape().to_vec())
+        })
+        .collect();
+    tensors.push((
+        name.clone(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F16, data.shape().to_vec(), &bad)
+            .unwrap(),
+    ));
+    for (n, bytes, shape) in &rest {
+        tensors.push((
+            n.clone(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F16, shape.clone(), bytes)
+                .unwrap(),
+        ));
+    }
+    let bytes = safetensors::serialize(tensors, None).unwrap();
+    assert!(matches!(
+        load_module(plora(&device), &bytes),
+        Err(TensorFileError::NonFinite { name: bad_name, index: 1 }) if &bad_name == name
+    ));
+}
+
+#[test]
 fn every_defect_gets_its_own_typed_error() {
     let device = Device::flex();
     let din = din_config().init(&device);
@@ -132,13 +203,14 @@ fn every_defect_gets_its_own_typed_error() {
         other => panic!("{other:?}"),
     }
 
-    let mut half = tensors.clone();
-    let n = half[0].3.len() / 4;
-    half[0].1 = Dtype::F16;
-    half[0].3 = vec![0; n * 2];
+    // F32 and F16 load; any other float type is named in the error.
+    let mut bf16 = tensors.clone();
+    let n = bf16[0].3.len() / 4;
+    bf16[0].1 = Dtype::BF16;
+    bf16[0].3 = vec![0; n * 2];
     assert!(matches!(
-        load(&bytes_of(&half)),
-        Err(TensorFileError::Dtype { .. })
+        load(&bytes_of(&bf16)),
+        Err(TensorFileError::Dtype { found, .. }) if found == "BF16"
     ));
 
     let mut poisoned = tensors;

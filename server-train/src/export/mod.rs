@@ -11,8 +11,9 @@ use reclora_core::LanguageModel;
 use reclora_core::bundle::manifest::file;
 use reclora_core::bundle::{
     BUNDLE_FORMAT_VERSION, BundleManifest, CrmSpec, FileDigest, PromptSpec, QuantScheme,
-    serialize_llm, serialize_module,
+    serialize_llm, serialize_module, serialize_module_as,
 };
+use safetensors::Dtype;
 
 pub use error::ExportError;
 pub use side_files::{bundle_features, bundle_items};
@@ -116,7 +117,14 @@ pub fn export_bundle(
             &serialize_llm(weights.as_ref(), &llm_config, &matrices)?,
         )?;
         write(file::CRM, &serialize_module(crm.din())?)?;
-        write(file::PLORA, &serialize_module(&plora)?)?;
+        // PLoRA in f16 next to quantized weights (half the bytes); in f32 next to f32
+        // ones, whose bundle reproduces the server bit for bit.
+        let plora_dtype = if quant == QuantScheme::F32 {
+            Dtype::F32
+        } else {
+            Dtype::F16
+        };
+        write(file::PLORA, &serialize_module_as(&plora, plora_dtype)?)?;
         let tokenizer_json = tokenizer
             .inner()
             .to_string(false)
