@@ -60,6 +60,10 @@ pub struct RecommenderOptions {
     pub kernel: QuantKernel,
     /// The history store's options.
     pub history: HistoryOptions,
+    /// `rank` only: DIN (the bundle's CRM, microseconds a candidate) orders every
+    /// candidate, and the LLM re-scores only DIN's best `n`; the rest follow in DIN's
+    /// order with DIN's P(click) as their score. `None`: the LLM scores every candidate.
+    pub llm_rerank: Option<usize>,
 }
 
 impl Default for RecommenderOptions {
@@ -72,6 +76,7 @@ impl Default for RecommenderOptions {
             verify_checksums: false,
             kernel: QuantKernel::default(),
             history: HistoryOptions::default(),
+            llm_rerank: None,
         }
     }
 }
@@ -87,6 +92,11 @@ impl RecommenderOptions {
             if value == 0 {
                 return Err(RuntimeError::ZeroOption { option });
             }
+        }
+        if self.llm_rerank == Some(0) {
+            return Err(RuntimeError::ZeroOption {
+                option: "llm_rerank",
+            });
         }
         if let Backend::Cpu { threads: 0 } = self.backend {
             return Err(RuntimeError::ZeroOption { option: "threads" });

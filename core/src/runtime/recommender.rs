@@ -205,16 +205,71 @@ impl Recommender {
     }
 
     /// The `top_k` best candidates for the stored user, best first (ties in input order).
+    /// With [`RecommenderOptions::llm_rerank`] the LLM scores only DIN's best candidates.
     pub fn rank(&self, candidates: &[u32], top_k: usize) -> Result<Vec<ScoredItem>, RuntimeError> {
-        let scores = self.score(candidates)?;
-        let mut ranked: Vec<ScoredItem> = candidates
-            .iter()
-            .zip(scores)
-            .map(|(&item_id, score)| ScoredItem { item_id, score })
-            .collect();
-        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let snapshot = self.snapshot()?;
+        self.rank_user(&snapshot, candidates, top_k)
+    }
+
+    /// [`Self::rank`] for an explicit user.
+    pub fn rank_user(
+        &self,
+        user: &UserSnapshot,
+        candidates: &[u32],
+        top_k: usize,
+    ) -> Result<Vec<ScoredItem>, RuntimeError> {
+        let scored = |ids: &[u32], scores: Vec<f32>| -> Vec<ScoredItem> {
+            let mut ranked: Vec<ScoredItem> = ids
+                .iter()
+                .zip(scores)
+                .map(|(&item_id, score)| ScoredItem { item_id, score })
+                .collect();
+            // Stable: ties keep their input order.
+            ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+            ranked
+        };
+        let mut ranked = match self.options.llm_rerank {
+            Some(n) if n < candidates.len() => {
+                let by_crm = scored(candidates, self.crm_scores(user, candidates)?);
+                let shortlist: Vec<u32> = by_crm[..n].iter().map(|s| s.item_id).collect();
+                let mut ranked = scored(&shortlist, self.score_user(user, &shortlist)?);
+                ranked.extend_from_slice(&by_crm[n..]);
+                ranked
+            }
+            _ => scored(candidates, self.score_user(user, candidates)?),
+        };
         ranked.truncate(top_k);
         Ok(ranked)
+    }
+
+    /// DIN's P(click) of each candidate for `user`, in input order: target-aware attention
+    /// over the whole stored history, no LLM.
+    pub fn crm_scores(
+        &self,
+        user: &UserSnapshot,
+        candidates: &[u32],
+    ) -> Result<Vec<f32>, RuntimeError> {
+        let Some((user, rows)) = self.request(user, candidates)? else {
+            return Ok(Vec::new());
+        };
+        self.backend.run(|| {
+            let batch = self.din_batch(
+                &user,
+                rows.iter().map(|&row| (row, user.history.as_slice())),
+            );
+            let (_, logits) = self
+                .bundle
+                .crm()
+                .forward_representation_and_logit(&to_din_input(&batch, &self.backend.device));
+            let logits = logits
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|_| RuntimeError::Readback)?;
+            Ok(logits
+                .into_iter()
+                .map(|logit| sigmoid_probability(f64::from(logit)))
+                .collect())
+        })
     }
 
     /// P(yes) of each candidate for an explicit user, in input order.
@@ -223,6 +278,24 @@ impl Recommender {
         user: &UserSnapshot,
         candidates: &[u32],
     ) -> Result<Vec<f32>, RuntimeError> {
+        let Some((user, rows)) = self.request(user, candidates)? else {
+            return Ok(Vec::new());
+        };
+        self.backend.run(|| match self.options.gate_mode {
+            GateMode::PerUser if !user.history.is_empty() => self.score_per_user(&user, &rows),
+            // With no history there is no user representation: each candidate is gated
+            // by its own R_c.
+            _ => self.score_per_sample(&user, &rows),
+        })
+    }
+
+    /// The user's context and the candidates' catalog rows, checked (size, known ids);
+    /// `None` for an empty request.
+    fn request(
+        &self,
+        user: &UserSnapshot,
+        candidates: &[u32],
+    ) -> Result<Option<(UserContext, Vec<usize>)>, RuntimeError> {
         if candidates.len() > self.options.max_candidates {
             return Err(RuntimeError::TooManyCandidates {
                 requested: candidates.len(),
@@ -238,7 +311,7 @@ impl Recommender {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let user = UserContext::new(
             user,
@@ -246,12 +319,7 @@ impl Recommender {
             &self.catalog,
             self.features.rating_levels,
         )?;
-        self.backend.run(|| match self.options.gate_mode {
-            GateMode::PerUser if !user.history.is_empty() => self.score_per_user(&user, &rows),
-            // With no history there is no user representation: each candidate is gated
-            // by its own R_c.
-            _ => self.score_per_sample(&user, &rows),
-        })
+        Ok(Some((user, rows)))
     }
 
     /// The paper's pipeline, per candidate: R_c → gates, retrieved short history →

@@ -162,6 +162,21 @@ impl Reference {
         target: u32,
         past: &[HistoryEvent],
     ) -> Tensor<2> {
+        sources
+            .din
+            .forward_representation(&self.din_input(user, target, past))
+    }
+
+    /// DIN's P(click) of `target` for `user` over the whole history: σ(logit).
+    pub fn crm_p_click(&self, sources: &Sources, user: &TestUser, target: u32) -> f32 {
+        let input = self.din_input(user, target, &Self::history(user));
+        let (_, logit) = sources.din.forward_representation_and_logit(&input);
+        let logit = logit.into_data().try_to_vec::<f32>().expect("f32")[0];
+        1.0 / (1.0 + (-logit).exp())
+    }
+
+    /// DIN's input for one (user, target, past), built by hand from the fixture's layout.
+    fn din_input(&self, user: &TestUser, target: u32, past: &[HistoryEvent]) -> DinInput {
         let r = row(target) as i64;
         let mut fields: Vec<i64> = user.field_ids.to_vec();
         fields.extend([11 + r, 23 + r, 35 + r % 3]);
@@ -176,13 +191,12 @@ impl Reference {
         }
         let int =
             |v: Vec<i64>, n| Tensor::<2, Int>::from_data(TensorData::new(v, [1, n]), &self.device);
-        let input = DinInput {
+        DinInput {
             field_ids: int(fields, 8),
             history_items: int(items, HISTORY_LEN),
             history_ratings: int(ratings, HISTORY_LEN),
             history_mask: Tensor::from_data(TensorData::new(mask, [1, HISTORY_LEN]), &self.device),
-        };
-        sources.din.forward_representation(&input)
+        }
     }
 
     fn p_yes(&self, sources: &Sources, r_c: &Tensor<2>, prompt: &str) -> f32 {

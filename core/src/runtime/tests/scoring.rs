@@ -176,6 +176,90 @@ fn store_backed_scoring_and_ranking() {
     assert_ne!(recommender.score(&CANDIDATES).expect("after like"), direct);
 }
 
+/// `llm_rerank`: DIN orders every candidate, the LLM re-scores DIN's best N, the rest
+/// follow in DIN's order with DIN's P(click).
+#[test]
+fn llm_rerank_scores_only_dins_best_candidates() {
+    let dir = TempDir::new("runtime-rerank");
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    write_bundle(dir.path(), &sources, QuantScheme::F32);
+    let reference = Reference::new(&cpu);
+    let user = user_a();
+    let open = |llm_rerank| {
+        Recommender::open_bundle(
+            dir.path(),
+            RecommenderOptions {
+                llm_rerank,
+                ..options(Backend::Cpu { threads: 2 }, GateMode::PerSample)
+            },
+        )
+    };
+    let full = open(None).expect("opens");
+    let crm = full
+        .crm_scores(&user.snapshot, &CANDIDATES)
+        .expect("crm scores");
+    for (&c, &p) in CANDIDATES.iter().zip(&crm) {
+        let want = reference.crm_p_click(&sources, &user, c);
+        assert!(
+            (p - want).abs() <= 1e-6,
+            "item {c}: DIN {p} vs reference {want}"
+        );
+    }
+    assert!(crm.iter().any(|&p| (p - crm[0]).abs() > 1e-4), "{crm:?}");
+    let llm = full
+        .score_user(&user.snapshot, &CANDIDATES)
+        .expect("llm scores");
+
+    // By hand: DIN's three best, in the LLM's order, then the other three in DIN's.
+    let mut by_crm: Vec<usize> = (0..CANDIDATES.len()).collect();
+    by_crm.sort_by(|&a, &b| crm[b].total_cmp(&crm[a]));
+    let mut head = by_crm[..3].to_vec();
+    head.sort_by(|&a, &b| llm[b].total_cmp(&llm[a]));
+    let want: Vec<(u32, f32)> = head
+        .iter()
+        .map(|&i| (CANDIDATES[i], llm[i]))
+        .chain(by_crm[3..].iter().map(|&i| (CANDIDATES[i], crm[i])))
+        .collect();
+    let reranker = open(Some(3)).expect("opens");
+    let got = reranker
+        .rank_user(&user.snapshot, &CANDIDATES, 6)
+        .expect("reranked");
+    assert_eq!(
+        got.iter().map(|s| s.item_id).collect::<Vec<_>>(),
+        want.iter().map(|w| w.0).collect::<Vec<_>>()
+    );
+    for (g, (id, score)) in got.iter().zip(&want) {
+        // The shortlist runs in other batches than the full slate: f32 sums only.
+        assert!(
+            (g.score - score).abs() <= 1e-5,
+            "item {id}: {} vs {score}",
+            g.score
+        );
+    }
+    let top2 = reranker
+        .rank_user(&user.snapshot, &CANDIDATES, 2)
+        .expect("top 2");
+    assert_eq!(top2.as_slice(), &got[..2]);
+
+    // A shortlist as long as the slate is the plain ranking.
+    let plain = full
+        .rank_user(&user.snapshot, &CANDIDATES, 4)
+        .expect("plain");
+    let all = open(Some(6)).expect("opens");
+    assert_eq!(
+        all.rank_user(&user.snapshot, &CANDIDATES, 4)
+            .expect("n = 6"),
+        plain
+    );
+    assert!(matches!(
+        open(Some(0)),
+        Err(crate::runtime::RuntimeError::ZeroOption {
+            option: "llm_rerank"
+        })
+    ));
+}
+
 /// 8 threads scoring at once give exactly the serial results.
 #[test]
 fn eight_threads_score_like_serial_calls() {
