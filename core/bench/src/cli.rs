@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// per-sample or per-user.
     #[arg(long, value_enum, default_value = "per-sample")]
     pub gate_mode: GateModeArg,
+    /// Rank each slate: DIN orders it, the LLM re-scores DIN's best N (the report's scores
+    /// become rank places, its variant gets `-rerankN`).
+    #[arg(long, value_name = "N")]
+    pub llm_rerank: Option<usize>,
     /// exact or q8 (packed q8/q4 bundles; the report's variant gets `-q8act`).
     #[arg(long, value_enum, default_value = "exact")]
     pub activations: ActivationsArg,
@@ -215,6 +219,7 @@ impl RunArgs {
             },
             gate_mode: self.gate_mode.into(),
             kernel: self.activations.into(),
+            llm_rerank: self.llm_rerank,
             selection: Selection {
                 candidates: self.candidates,
                 history: self.history,

@@ -34,6 +34,8 @@ pub struct RunPlan {
     pub gate_mode: GateMode,
     /// How packed bundles quantize activations (`Int8`: one 8-bit pass).
     pub kernel: QuantKernel,
+    /// Rank each slate with the LLM on DIN's best N only (scores become rank places).
+    pub llm_rerank: Option<usize>,
     /// Which requests.
     pub selection: Selection,
     /// Prompts per LLM forward.
@@ -57,6 +59,7 @@ impl RunPlan {
             backend: self.backend,
             gate_mode: self.gate_mode,
             kernel: self.kernel,
+            llm_rerank: self.llm_rerank,
             batch_size: self.batch_size,
             max_candidates: self.selection.candidates.max(1),
             ..RecommenderOptions::default()
@@ -124,7 +127,13 @@ pub fn run(plan: &RunPlan) -> Result<BenchReport, BenchError> {
     let load_avg_1m = machine::load_avg_1m();
     let (open, recommender) = open_times(plan)?;
     let started = Instant::now();
-    let first = recommender.score_user(&requests[0].user, &requests[0].candidates)?;
+    let slate_scores = |request: &Request| -> Result<Vec<f32>, BenchError> {
+        match plan.llm_rerank {
+            Some(_) => rank_scores(&recommender, request),
+            None => Ok(recommender.score_user(&request.user, &request.candidates)?),
+        }
+    };
+    let first = slate_scores(&requests[0])?;
     let first_request_s = started.elapsed().as_secs_f64();
     let first_score_s = open.warm_s + first_request_s;
 
@@ -134,7 +143,7 @@ pub fn run(plan: &RunPlan) -> Result<BenchReport, BenchError> {
     let mut scores = Vec::new();
     for (k, request) in requests.iter().enumerate().skip(1) {
         let started = Instant::now();
-        let slate = recommender.score_user(&request.user, &request.candidates)?;
+        let slate = slate_scores(request)?;
         let seconds = started.elapsed().as_secs_f64();
         if k >= warmup {
             latencies.push(seconds);
@@ -172,10 +181,7 @@ pub fn run(plan: &RunPlan) -> Result<BenchReport, BenchError> {
             name: "reclora".to_owned(),
             version: format!("reclora-bench {}", env!("CARGO_PKG_VERSION")),
         },
-        variant: match plan.kernel {
-            QuantKernel::Int8 => format!("{}-q8act", gate_mode_name(plan.gate_mode)),
-            QuantKernel::Dequant => gate_mode_name(plan.gate_mode).to_owned(),
-        },
+        variant: variant_name(plan),
         model: ModelInfo {
             name: plan
                 .model_name
@@ -251,6 +257,18 @@ fn notes(plan: &RunPlan, extra: &[String]) -> Vec<String> {
 }
 
 /// `per-sample` / `per-user`.
+/// The report's variant: the gate mode, `-q8act` for 8-bit activations, `-rerankN`.
+fn variant_name(plan: &RunPlan) -> String {
+    let mut name = gate_mode_name(plan.gate_mode).to_owned();
+    if plan.kernel == QuantKernel::Int8 {
+        name.push_str("-q8act");
+    }
+    if let Some(n) = plan.llm_rerank {
+        name.push_str(&format!("-rerank{n}"));
+    }
+    name
+}
+
 pub fn gate_mode_name(mode: GateMode) -> &'static str {
     match mode {
         GateMode::PerSample => "per-sample",
@@ -398,24 +416,49 @@ pub fn throughput(seconds: &[f64], tokens: &[usize], candidates: usize) -> Optio
     })
 }
 
+/// A request ranked with `llm_rerank`: each candidate's score is its place in the ranking,
+/// `(len − position) / len` (1 for the first), since the re-ranked head holds P(yes) and
+/// the tail DIN's P(click), which do not compare.
+fn rank_scores(recommender: &Recommender, request: &Request) -> Result<Vec<f32>, BenchError> {
+    let n = request.candidates.len();
+    let ranked = recommender.rank_user(&request.user, &request.candidates, n)?;
+    let mut scores = vec![0.0; n];
+    for (position, item) in ranked.iter().enumerate() {
+        // A slate may repeat an id: give each copy the first free place.
+        if let Some(at) =
+            (0..n).find(|&i| request.candidates[i] == item.item_id && scores[i] == 0.0)
+        {
+            scores[at] = (n - position) as f32 / n as f32;
+        }
+    }
+    Ok(scores)
+}
+
 /// AUC over the labelled candidates of the distinct timed requests.
 pub fn accuracy(requests: &[Request], scores: &[Vec<f32>]) -> Accuracy {
     let mut seen = std::collections::HashSet::new();
     let (mut labels, mut values) = (Vec::new(), Vec::new());
+    let mut per_request = Vec::new();
     for (request, slate) in requests.iter().zip(scores) {
         if !seen.insert(request.index) {
             continue;
         }
+        let (mut own_labels, mut own_values) = (Vec::new(), Vec::new());
         for (label, &score) in request.labels.iter().zip(slate) {
             if let Some(label) = label {
-                labels.push(*label);
-                values.push(score);
+                own_labels.push(*label);
+                own_values.push(score);
             }
         }
+        per_request.extend(stats::auc(&own_labels, &own_values));
+        labels.extend(own_labels);
+        values.extend(own_values);
     }
     Accuracy {
         auc: stats::auc(&labels, &values),
         labelled: labels.len(),
         positives: labels.iter().filter(|&&l| l).count(),
+        request_auc: (!per_request.is_empty())
+            .then(|| per_request.iter().sum::<f64>() / per_request.len() as f64),
     }
 }

@@ -213,6 +213,10 @@ pub struct Accuracy {
     pub labelled: usize,
     /// Of those, positives.
     pub positives: usize,
+    /// The mean over requests of each request's AUC of its own slate (its ranking, what an
+    /// app shows; requests with both classes only). Absent from peers' files.
+    #[serde(default)]
+    pub request_auc: Option<f64>,
 }
 
 /// The machine's measured limits.

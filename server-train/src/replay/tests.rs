@@ -189,6 +189,37 @@ fn the_tool_runs_a_few_requests_on_a_tiny_bundle() {
     // Per-user slates share one gate: not the per-sample scores.
     assert_ne!(reports[0].1.scores, reports[1].1.scores);
 
+    // --llm-rerank 2: each slate's scores are its ranking's places, (4 − position) / 4.
+    let reranked = root.join("rerank.json");
+    bench(&[
+        "--bundle",
+        p(&bundle),
+        "--replay",
+        p(&replay_path),
+        "--candidates",
+        "4",
+        "--requests",
+        "3",
+        "--warmup",
+        "1",
+        "--llm-rerank",
+        "2",
+        "--prefill-tokens",
+        "0",
+        "--scores",
+        "--quiet",
+        "--json",
+        p(&reranked),
+    ])
+    .expect("reranked run");
+    let report = BenchReport::read(&reranked).expect("schema");
+    assert_eq!(report.variant, "per-sample-rerank2");
+    for slate in report.scores.as_ref().expect("scores").chunks(4) {
+        let mut places = slate.to_vec();
+        places.sort_by(f32::total_cmp);
+        assert_eq!(places, [0.25, 0.5, 0.75, 1.0], "{slate:?}");
+    }
+
     // The prompts peers score, and the raw LLM's scores of them.
     let prompts_path = root.join("prompts.json");
     bench(&[

@@ -83,6 +83,7 @@ pub(crate) fn full_report() -> BenchReport {
             auc: Some(0.7),
             labelled: 40,
             positives: 20,
+            request_auc: Some(0.65),
         }),
         peaks: Some(Peaks {
             sgemm_gflops: Some(100.0),
