@@ -51,6 +51,10 @@ pub struct RecommenderOptions {
     /// Most candidates one `score` or `rank` call accepts.
     #[uniffi(default = 1000)]
     pub max_candidates: i32,
+    /// `rank` only: DIN orders every candidate and the LLM re-scores DIN's best this many;
+    /// the rest follow in DIN's order with DIN's P(click) as score. 0: the LLM scores all.
+    #[uniffi(default = 0)]
+    pub llm_rerank: i32,
 }
 
 impl Default for RecommenderOptions {
@@ -62,6 +66,7 @@ impl Default for RecommenderOptions {
             verify_checksums: false,
             batch_size: 8,
             max_candidates: 1000,
+            llm_rerank: 0,
         }
     }
 }
@@ -144,6 +149,10 @@ impl RecommenderOptions {
             batch_size: at_least("batch_size", self.batch_size, 1)?,
             max_candidates: at_least("max_candidates", self.max_candidates, 1)?,
             verify_checksums: self.verify_checksums,
+            llm_rerank: match at_least("llm_rerank", self.llm_rerank, 0)? {
+                0 => None,
+                n => Some(n),
+            },
             ..CoreOptions::default()
         })
     }

@@ -132,6 +132,21 @@ fn every_failure_is_a_typed_error() {
         bad_threads,
         Err(RecloraError::InvalidArgument { .. })
     ));
+    let bad_rerank = Recommender::open(
+        text(&dir.join(fixture::BUNDLE)),
+        text(&dir.join("h.bin")),
+        RecommenderOptions {
+            llm_rerank: -1,
+            ..fixture::options()
+        },
+    );
+    assert!(
+        matches!(
+            &bad_rerank,
+            Err(RecloraError::InvalidArgument { reason }) if reason.contains("llm_rerank")
+        ),
+        "{bad_rerank:?}"
+    );
 
     let recommender = open_with_user(&dir);
     assert!(matches!(
