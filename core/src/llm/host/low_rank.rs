@@ -69,6 +69,7 @@ pub(super) fn forward(
 }
 
 /// Gradients of `Y = ((x·A) ⊙ s)·B` with respect to each input.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))] // the autodiff op's backward
 #[derive(Debug, Default)]
 pub(super) struct LowRankGradients {
     pub x: Option<Vec<f32>>,
@@ -78,6 +79,7 @@ pub(super) struct LowRankGradients {
 }
 
 /// Which gradients [`backward`] forms.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))] // the autodiff op's backward
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Wanted {
     pub x: bool,
@@ -87,6 +89,7 @@ pub(super) struct Wanted {
 }
 
 /// Inputs of [`backward`]: the forward's operands and its saved `P` and `Q`.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))] // the autodiff op's backward
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Saved<'a> {
     pub x: &'a [f32],
@@ -98,6 +101,7 @@ pub(super) struct Saved<'a> {
 }
 
 /// dQ = dY·Bᵀ, dB = Qᵀ·dY, ds = Σ_seq dQ ⊙ P, dP = dQ ⊙ s, dA = xᵀ·dP, dx = dP·Aᵀ.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))] // the autodiff op's backward
 pub(super) fn backward(
     shape: LowRankShape,
     saved: Saved<'_>,

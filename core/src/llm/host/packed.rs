@@ -34,6 +34,7 @@ impl PackedWeight {
     }
 
     /// Wᵀ (`[d_out, d_in]`), packed from the same weight the first time.
+    #[cfg_attr(not(feature = "autodiff"), allow(dead_code))] // the autodiff op's backward
     pub(crate) fn transposed(&self, linear: &Linear) -> &PackedMatrix {
         self.transposed.get_or_init(|| {
             let [d_in, d_out] = linear.weight.dims();
