@@ -31,10 +31,55 @@ const INTERESTING: &[&str] = &[
     "sme",
 ];
 
-/// The CPU's model name and its interesting ISA features (empty off Linux).
+/// The CPU's model name and its interesting ISA features. The features are those this
+/// process detects at run time (what the kernels dispatch on), named as /proc/cpuinfo names
+/// them: under user-mode emulation (qemu-aarch64) /proc/cpuinfo is the host's.
 pub fn cpu() -> (String, Vec<String>) {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    parse_cpuinfo(&text)
+    let (model, from_cpuinfo) = parse_cpuinfo(&text);
+    let detected = detected_isa();
+    (
+        model,
+        if detected.is_empty() {
+            from_cpuinfo
+        } else {
+            detected
+        },
+    )
+}
+
+/// The interesting features the running process detects, in [`INTERESTING`]'s names.
+fn detected_isa() -> Vec<String> {
+    #[allow(unused_mut)] // empty on other architectures
+    let mut isa: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! detect {
+            ($($feature:tt => $name:literal),* $(,)?) => {
+                $(if std::arch::is_x86_feature_detected!($feature) { isa.push($name); })*
+            };
+        }
+        detect!(
+            "sse4.2" => "sse4_2", "avx" => "avx", "avx2" => "avx2", "fma" => "fma",
+            "f16c" => "f16c", "avxvnni" => "avx_vnni", "avx512f" => "avx512f",
+            "avx512bw" => "avx512bw", "avx512vl" => "avx512vl",
+            "avx512vnni" => "avx512_vnni", "avx512bf16" => "avx512_bf16",
+            "avx512fp16" => "avx512_fp16",
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        macro_rules! detect {
+            ($($feature:tt => $name:literal),* $(,)?) => {
+                $(if std::arch::is_aarch64_feature_detected!($feature) { isa.push($name); })*
+            };
+        }
+        detect!(
+            "neon" => "asimd", "fp16" => "asimdhp", "dotprod" => "asimddp", "i8mm" => "i8mm",
+            "bf16" => "bf16", "sve" => "sve", "sve2" => "sve2",
+        );
+    }
+    isa.into_iter().map(str::to_owned).collect()
 }
 
 /// [`cpu`] on the text of /proc/cpuinfo.
@@ -111,6 +156,27 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reported_isa_is_what_this_process_detects() {
+        let (_, isa) = cpu();
+        #[cfg(target_arch = "x86_64")]
+        for (feature, name) in [
+            (std::arch::is_x86_feature_detected!("avx2"), "avx2"),
+            (
+                std::arch::is_x86_feature_detected!("avx512vnni"),
+                "avx512_vnni",
+            ),
+        ] {
+            assert_eq!(isa.iter().any(|f| f == name), feature, "{name} in {isa:?}");
+        }
+        #[cfg(target_arch = "aarch64")]
+        assert!(isa.iter().any(|f| f == "asimd"), "{isa:?}");
+        assert!(
+            isa.iter().all(|f| INTERESTING.contains(&f.as_str())),
+            "{isa:?}"
+        );
+    }
 
     #[test]
     fn x86_and_arm_cpuinfo() {
