@@ -253,18 +253,8 @@ impl Recommender {
             return Ok(Vec::new());
         };
         self.backend.run(|| {
-            let batch = self.din_batch(
-                &user,
-                rows.iter().map(|&row| (row, user.history.as_slice())),
-            );
-            let (_, logits) = self
-                .bundle
-                .crm()
-                .forward_representation_and_logit(&to_din_input(&batch, &self.backend.device));
-            let logits = logits
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|_| RuntimeError::Readback)?;
+            let samples = rows.iter().map(|&row| (row, user.history.as_slice()));
+            let (_, logits) = self.crm_forward(&user, samples)?;
             Ok(logits
                 .into_iter()
                 .map(|logit| sigmoid_probability(f64::from(logit)))
@@ -380,6 +370,19 @@ impl Recommender {
         if self.crm_logit_weight.is_none() {
             return Ok((self.representations(user, samples), None));
         }
+        let (r_c, logits) = self.crm_forward(user, samples)?;
+        Ok((r_c, Some(logits)))
+    }
+
+    /// DIN's R_c and click logit for (target row, its past) pairs, the logits read back.
+    ///
+    /// # Shapes
+    /// - returns `[samples.len(), representation_dim]` and `samples.len()` logits
+    fn crm_forward<'h>(
+        &self,
+        user: &UserContext,
+        samples: impl ExactSizeIterator<Item = (usize, &'h [HistoryEvent])>,
+    ) -> Result<(Tensor<2>, Vec<f32>), RuntimeError> {
         let batch = self.din_batch(user, samples);
         let (r_c, logits) = self
             .bundle
@@ -389,7 +392,7 @@ impl Recommender {
             .into_data()
             .try_into_vec::<f32>()
             .map_err(|_| RuntimeError::Readback)?;
-        Ok((r_c, Some(logits)))
+        Ok((r_c, logits))
     }
 
     /// R_c of the user for (target row, its past) pairs.

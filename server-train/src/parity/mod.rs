@@ -11,8 +11,8 @@ pub(crate) mod tests;
 use std::path::PathBuf;
 use std::time::Instant;
 
+pub use reclora_bench::cli::ActivationsArg;
 use reclora_core::bundle::FeaturesFile;
-use reclora_core::quant::QuantKernel;
 use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
 use serde::Serialize;
 
@@ -115,15 +115,6 @@ pub enum GateModeArg {
     PerUser,
 }
 
-/// `--activations`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ActivationsArg {
-    /// Two int8 products per projection (about 15-bit activations).
-    Exact,
-    /// One int8 product (8-bit activations).
-    Q8,
-}
-
 /// What `parity` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParityReport {
@@ -205,10 +196,7 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
             GateModeArg::PerSample => GateMode::PerSample,
             GateModeArg::PerUser => GateMode::PerUser,
         },
-        kernel: match args.activations {
-            ActivationsArg::Exact => QuantKernel::Dequant,
-            ActivationsArg::Q8 => QuantKernel::Int8,
-        },
+        kernel: args.activations.into(),
         ..RecommenderOptions::default()
     };
     let started = Instant::now();
