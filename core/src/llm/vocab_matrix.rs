@@ -115,15 +115,10 @@ impl QuantVocabMatrix {
             .try_into_vec_as::<i64>()
             .unwrap_or_else(|err| panic!("quantized rows: reading the ids back: {err}"));
         let weight = self.linear.weight().view();
-        let (vocab, d) = (weight.rows(), weight.cols());
-        let mut values = vec![0.0f32; ids.len() * d];
-        for (&id, row) in ids.iter().zip(values.chunks_exact_mut(d.max(1))) {
-            let index = usize::try_from(id)
-                .ok()
-                .filter(|&index| index < vocab)
-                .unwrap_or_else(|| panic!("token id {id} is outside the vocabulary of {vocab}"));
+        let d = weight.cols();
+        let values = token_rows(&ids, weight.rows(), d, |index, row| {
             weight.decode_row(index, row);
-        }
+        });
         Tensor::from_data(TensorData::new(values, [ids.len(), d]), &device)
     }
 }
@@ -137,15 +132,26 @@ impl PackedVocabMatrix {
             .try_into_vec_as::<i64>()
             .unwrap_or_else(|err| panic!("packed rows: reading the ids back: {err}"));
         let weight = self.linear.weight().view();
-        let (vocab, d) = (weight.rows(), weight.cols());
-        let mut values = vec![0.0f32; ids.len() * d];
-        for (&id, row) in ids.iter().zip(values.chunks_exact_mut(d.max(1))) {
-            let index = usize::try_from(id)
-                .ok()
-                .filter(|&index| index < vocab)
-                .unwrap_or_else(|| panic!("token id {id} is outside the vocabulary of {vocab}"));
+        let d = weight.cols();
+        let values = token_rows(&ids, weight.rows(), d, |index, row| {
             weight.dequantize_row(index, row);
-        }
+        });
         on_device(&device, values, &[ids.len(), d])
     }
+}
+
+/// The `[ids.len(), d]` rows of `ids`, each written by `decode(index, row)`.
+///
+/// # Panics
+/// On an id outside `0..vocab`.
+fn token_rows(ids: &[i64], vocab: usize, d: usize, decode: impl Fn(usize, &mut [f32])) -> Vec<f32> {
+    let mut values = vec![0.0f32; ids.len() * d];
+    for (&id, row) in ids.iter().zip(values.chunks_exact_mut(d.max(1))) {
+        let index = usize::try_from(id)
+            .ok()
+            .filter(|&index| index < vocab)
+            .unwrap_or_else(|| panic!("token id {id} is outside the vocabulary of {vocab}"));
+        decode(index, row);
+    }
+    values
 }
