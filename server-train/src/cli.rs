@@ -56,8 +56,14 @@ enum Command {
     EmbedItems(EmbedItemsArgs),
     /// Print the nearest items (cosine) of items found by title, from an embedding table.
     NearestItems(NearestItemsArgs),
-    /// The main job end to end on an embedded default: scores the built-in ReLLa-style
-    /// MovieLens prompts with the real SmolLM2 weights and prints P(yes) per prompt.
+    /// Raw data to a ranked slate on the device in one command: every stage from a TOML
+    /// recipe (recipes/), skipping those already up to date, resuming an interrupted one.
+    Pipeline(crate::pipeline::PipelineArgs),
+    /// Rank a test user's slate through the on-device runtime from a bundle, with the
+    /// user's history and profile rebuilt as the phone would hold them.
+    Rank(crate::rank::RankArgs),
+    /// Zero-shot P(yes) of built-in ReLLa-style MovieLens prompts with the real SmolLM2
+    /// weights (the frozen LLM alone; no CRM, gates or bundle).
     Demo(DemoArgs),
 }
 
@@ -291,8 +297,19 @@ impl Cli {
             Command::Replay(args) => crate::replay::run_replay(args),
             Command::EmbedItems(args) => run_embed_items(args),
             Command::NearestItems(args) => run_nearest_items(args),
+            Command::Pipeline(args) => crate::pipeline::run_pipeline_command(args),
+            Command::Rank(args) => crate::rank::run_rank(args),
         }
     }
+}
+
+/// Parses and runs one command line (without the program name), as `pipeline` runs its
+/// stages.
+pub(crate) fn run_args(argv: &[String]) -> Result<(), CliError> {
+    let full = std::iter::once("reclora-train").chain(argv.iter().map(String::as_str));
+    Cli::try_parse_from(full)
+        .map_err(|e| CliError::Arguments(Box::new(e)))?
+        .run()
 }
 
 fn run_report(args: ReportArgs) -> Result<(), CliError> {

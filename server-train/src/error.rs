@@ -83,6 +83,15 @@ pub enum CliError {
     /// A bundle given as `--model` does not open.
     #[error(transparent)]
     Bundle(#[from] reclora_core::bundle::BundleError),
+    /// A pipeline run failed or its recipe is refused.
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+    /// Ranking a slate failed.
+    #[error(transparent)]
+    Rank(#[from] crate::rank::RankError),
+    /// A command line built by `pipeline` was refused by its parser.
+    #[error("{0}")]
+    Arguments(Box<clap::Error>),
     /// The input holds no request.
     #[error("{path}: no prompts to score")]
     EmptyInput {

@@ -13,6 +13,9 @@ pub mod llm_cmd;
 pub mod lsmr;
 pub mod metrics;
 pub mod parity;
+pub mod pipeline;
+pub mod progress;
+pub mod rank;
 pub mod replay;
 pub mod report;
 #[cfg(test)]

@@ -213,11 +213,13 @@ pub fn train_crm(
         train_device.seed(config.seed.wrapping_add(epoch as u64));
         seed_host_dropout(config.seed.wrapping_add(epoch as u64));
         let order = shuffled(train_len, config.seed.wrapping_add(epoch as u64));
-        let progress = ProgressBar::new(train_len as u64).with_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} {bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        let progress = crate::progress::shown(
+            ProgressBar::new(train_len as u64).with_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} {bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
         );
         progress.set_prefix(format!("{}/{}", epoch + 1, config.epochs));
         let mut loss_sum = 0.0;

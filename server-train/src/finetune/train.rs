@@ -343,11 +343,13 @@ fn progress_bar(show: bool, total: usize, done: usize) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template(
-            "finetune {bar:30} {pos}/{len} prompts {per_sec} eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::progress::shown(
+        ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template(
+                "finetune {bar:30} {pos}/{len} prompts {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
     );
     bar.set_position(done as u64);
     bar.reset_eta();

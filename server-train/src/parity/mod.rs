@@ -43,13 +43,11 @@ pub enum ParityError {
     /// AUC could not be computed.
     #[error(transparent)]
     Metric(#[from] MetricError),
-    /// The run's `scores.csv` lacks a row the comparison needs.
-    #[error("{path} has no score for test row {row}; evaluate the run first")]
-    MissingReference {
+    /// The run's `scores.csv` holds no scored row.
+    #[error("{path} holds no scores; evaluate the run first")]
+    NoScores {
         /// The score file.
         path: PathBuf,
-        /// The row.
-        row: usize,
     },
     /// A user id outside the dataset.
     #[error("user {user} has no features")]
@@ -85,7 +83,7 @@ pub struct ParityArgs {
     /// The bundle folder.
     #[arg(long)]
     pub bundle: PathBuf,
-    /// Compare the first this many test rows.
+    /// Compare the first this many test rows that the run scored (by row index).
     #[arg(long, default_value_t = 500)]
     pub test_rows: usize,
     /// Run on wgpu (falls back to the CPU when there is no adapter).
@@ -159,7 +157,7 @@ pub fn run_parity(args: ParityArgs) -> Result<(), crate::error::CliError> {
     Ok(())
 }
 
-/// Scores the first `args.test_rows` test rows from the bundle and compares.
+/// Scores the run's first `args.test_rows` scored test rows from the bundle and compares.
 pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
     if args.test_rows == 0 {
         return Err(ParityError::NoRows);
@@ -167,23 +165,17 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
     let folder = RunFolder::new(&args.run);
     let config = folder.read_config()?;
     let data = PreparedDataset::open(&config.data)?;
-    let rows = args.test_rows.min(data.split_len(Split::Test));
     let scores_path = folder.scores();
-    let reference: std::collections::HashMap<usize, ScoredRow> = read_scores(&scores_path)?
-        .into_iter()
-        .map(|s| (s.row, s))
-        .collect();
-    let server = (0..rows)
-        .map(|row| {
-            reference
-                .get(&row)
-                .copied()
-                .ok_or_else(|| ParityError::MissingReference {
-                    path: scores_path.clone(),
-                    row,
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // The first rows the run scored: rows 0.. after `eval --test-rows`, the seeded sample's
+    // smallest row indices after `eval --test-sample`.
+    let mut server = read_scores(&scores_path)?;
+    server.sort_by_key(|s| s.row);
+    server.dedup_by_key(|s| s.row);
+    server.truncate(args.test_rows);
+    if server.is_empty() {
+        return Err(ParityError::NoScores { path: scores_path });
+    }
+    let rows: Vec<usize> = server.iter().map(|s| s.row).collect();
     let options = RecommenderOptions {
         backend: if args.wgpu {
             Backend::Wgpu
@@ -203,14 +195,14 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
     let recommender = Recommender::open_bundle(&args.bundle, options)?;
     let open_seconds = started.elapsed().as_secs_f64();
     let features: FeaturesFile = recommender.features().clone();
-    let mut bundle_scores = Vec::with_capacity(rows);
+    let mut bundle_scores = Vec::with_capacity(rows.len());
     let mut first_score_seconds = 0.0;
     let scoring = Instant::now();
-    for row in 0..rows {
+    for (k, &row) in rows.iter().enumerate() {
         let (user, target) = user_snapshot(&data, &features, Split::Test, row)?;
         let score = recommender.score_user(&user, &[target])?;
         bundle_scores.push(score[0]);
-        if row == 0 {
+        if k == 0 {
             first_score_seconds = started.elapsed().as_secs_f64();
         }
     }

@@ -9,7 +9,7 @@
 //! history, unlabelled (AUC skips them).
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -26,7 +26,7 @@ use crate::finetune::{FinetuneConfig, FinetuneMode, FrozenCrm, RunControl, Train
 use crate::parity::tests::{write_hf_folder, write_item_table};
 
 /// A tiny fine-tuned reclora run and its dataset.
-fn tiny_run(root: &TempDir) -> (PreparedDataset, PathBuf) {
+pub(crate) fn tiny_run(root: &TempDir) -> (PreparedDataset, PathBuf) {
     let data = synthetic_dataset_sized(root, 17);
     let crm_dir = root.join("din");
     let crm_config = CrmTrainConfig {
