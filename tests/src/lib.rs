@@ -2,19 +2,7 @@
 
 use std::path::PathBuf;
 
-/// The git-ignored asset folder (`RECLORA_ASSETS` overrides it).
-pub fn assets_dir() -> PathBuf {
-    std::env::var_os("RECLORA_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .map_or_else(
-                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-                    std::path::PathBuf::from,
-                )
-                .join("../assets")
-        })
-}
+pub use reclora_test_support::assets_dir;
 
 /// The committed fixtures folder.
 pub fn fixtures_dir() -> PathBuf {

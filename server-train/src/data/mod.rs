@@ -26,7 +26,7 @@ pub mod samples;
 mod source;
 pub mod store;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod text;
 pub mod writer;
 

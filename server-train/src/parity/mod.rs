@@ -17,7 +17,7 @@ use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, 
 use serde::Serialize;
 
 pub use latency::{LatencyArgs, run_latency};
-pub use snapshot::user_snapshot;
+pub use snapshot::{raw_item_id, raw_user_id, user_snapshot};
 
 use crate::data::{DataError, PreparedDataset, Split};
 use crate::finetune::FinetuneError;

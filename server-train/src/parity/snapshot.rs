@@ -19,22 +19,13 @@ pub fn user_snapshot(
     let ids = data
         .user_feature_ids(sample.user)
         .ok_or(ParityError::UnknownUser { user: sample.user })?;
-    let mut profile = Vec::with_capacity(ids.len());
-    for (field, &id) in features.fields.iter().zip(&ids) {
-        let value = id
-            .checked_sub(field.offset)
-            .and_then(|k| field.values.get(k as usize))
-            .ok_or(ParityError::FeatureId {
-                field: field.name.clone(),
-                id,
-            })?;
-        profile.push((field.name.clone(), value.clone()));
-    }
-    let raw_id = |item: u32| {
-        data.item_raw_id(item)
-            .and_then(|raw| raw.parse::<u32>().ok())
-            .ok_or(ParityError::ItemId { item })
-    };
+    let profile = features
+        .fields
+        .iter()
+        .zip(&ids)
+        .map(|(field, &id)| Ok((field.name.clone(), field_value(field, id)?.to_owned())))
+        .collect::<Result<Vec<_>, ParityError>>()?;
+    let raw_id = |item: u32| raw_item_id(data, item);
     let events = data
         .full_history(split, index)?
         .iter()
@@ -51,4 +42,38 @@ pub fn user_snapshot(
         events,
     };
     Ok((snapshot, raw_id(sample.item)?))
+}
+
+/// The raw dataset id of item feature `item`, as the phone names items.
+pub fn raw_item_id(data: &PreparedDataset, item: u32) -> Result<u32, ParityError> {
+    data.item_raw_id(item)
+        .and_then(|raw| raw.parse::<u32>().ok())
+        .ok_or(ParityError::ItemId { item })
+}
+
+/// The raw dataset id of local user `user` (the value of the first profile field).
+pub fn raw_user_id(
+    data: &PreparedDataset,
+    features: &FeaturesFile,
+    user: u32,
+) -> Result<String, ParityError> {
+    let id = data
+        .user_feature_ids(user)
+        .and_then(|ids| ids.first().copied())
+        .ok_or(ParityError::UnknownUser { user })?;
+    let field = features
+        .fields
+        .first()
+        .ok_or(ParityError::UnknownUser { user })?;
+    Ok(field_value(field, id)?.to_owned())
+}
+
+fn field_value(field: &reclora_core::bundle::FeatureField, id: u32) -> Result<&str, ParityError> {
+    id.checked_sub(field.offset)
+        .and_then(|k| field.values.get(k as usize))
+        .map(String::as_str)
+        .ok_or(ParityError::FeatureId {
+            field: field.name.clone(),
+            id,
+        })
 }

@@ -21,7 +21,7 @@ use crate::export::export_bundle;
 use crate::finetune::files::RunFolder;
 use crate::finetune::retriever::open_retriever;
 use crate::finetune::tests::fixture::{
-    TempDir, byte_tokenizer, synthetic_dataset_sized, tiny_config, tiny_llama_config,
+    TempDir, byte_tokenizer, synthetic_dataset_sized, tiny_bundle_llama_config, tiny_config,
 };
 use crate::finetune::{
     EvalInputs, EvalOptions, EvalRows, FinetuneConfig, FinetuneMode, FrozenCrm, RunControl,
@@ -114,15 +114,7 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
     };
     train_crm(&data, &crm_config, &crm_dir, false, &Device::flex()).expect("DIN");
     let model_dir = root.join("tiny-llm");
-    // Q8 blocks are 32 wide: every matrix width must be a multiple of 32.
-    let llm_config = LlamaConfig {
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 8,
-        ..tiny_llama_config()
-    };
+    let llm_config = tiny_bundle_llama_config();
     write_hf_folder(&model_dir, &llm_config);
     let items_dir = root.join("items");
     write_item_table(&data, &items_dir, llm_config.hidden_size);

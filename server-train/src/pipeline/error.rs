@@ -206,6 +206,9 @@ pub enum PipelineError {
         /// OS error.
         source: std::io::Error,
     },
+    /// An input file could not be hashed.
+    #[error(transparent)]
+    Digest(#[from] reclora_core::bundle::BundleError),
     /// A stage's state file is unreadable.
     #[error(transparent)]
     State(#[from] crate::json_file::FileError),

@@ -195,7 +195,12 @@ impl Locator<'_> {
             let scalar = |value: &Spanned<DeValue<'_>>| -> Result<String, RecipeError> {
                 match value.get_ref() {
                     DeValue::String(s) => Ok(s.to_string()),
-                    DeValue::Integer(i) => Ok(i.as_str().replace('_', "")),
+                    // Written in decimal, as the flags parse it (0x10 is 16).
+                    DeValue::Integer(i) => {
+                        let digits = i.as_str().replace('_', "");
+                        Ok(i64::from_str_radix(&digits, i.radix())
+                            .map_or(digits, |n| n.to_string()))
+                    }
                     DeValue::Float(f) => Ok(f.as_str().replace('_', "")),
                     other => Err(RecipeError::WrongType {
                         path: self.path.clone(),

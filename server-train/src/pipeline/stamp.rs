@@ -3,11 +3,10 @@
 //! the fingerprint it would have now and its outputs are there.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use reclora_core::bundle::FileDigest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::PipelineError;
 use super::units::Unit;
@@ -76,51 +75,43 @@ pub fn identity(
         };
         inputs.insert(file.display().to_string(), hash);
     }
-    let mut hasher = Sha256::new();
-    hasher.update(concat!("reclora-train ", env!("CARGO_PKG_VERSION"), "\n"));
-    hasher.update(unit.label());
+    // Separators keep ("ab", "c") and ("a", "bc") apart.
+    let mut text = format!(
+        "reclora-train {}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        unit.label()
+    );
     for argv in &commands {
-        hasher.update([0u8]);
+        text.push('\0');
         for arg in argv {
-            hasher.update(arg.as_bytes());
-            hasher.update([1u8]);
+            text.push_str(arg);
+            text.push('\u{1}');
         }
     }
     for (name, value) in &inputs {
-        hasher.update([2u8]);
-        hasher.update(name.as_bytes());
-        hasher.update([3u8]);
-        hasher.update(value.as_bytes());
+        text.push_str(&format!("\u{2}{name}\u{3}{value}"));
     }
     Ok(Identity {
-        fingerprint: hex(&hasher.finalize()),
+        fingerprint: FileDigest::of_bytes(text.as_bytes()).sha256,
         commands,
         inputs,
     })
 }
 
-/// sha256 of a file, or of a folder's files (relative names and contents, sorted).
+/// sha256 of a file, or of a folder's files (relative names and their digests, sorted).
 pub fn hash_path(path: &Path) -> Result<String, PipelineError> {
+    if path.is_file() {
+        return Ok(FileDigest::of_file(path)?.sha256);
+    }
     let mut files = Vec::new();
     collect_files(path, path, &mut files)?;
     files.sort();
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
+    let mut listing = String::new();
     for (relative, file) in files {
-        hasher.update(relative.as_bytes());
-        hasher.update([0u8]);
-        let mut reader = std::fs::File::open(&file).map_err(|e| PipelineError::io(&file, e))?;
-        loop {
-            let n = reader
-                .read(&mut buffer)
-                .map_err(|e| PipelineError::io(&file, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-        }
+        let digest = FileDigest::of_file(&file)?;
+        listing.push_str(&format!("{relative}\0{}\n", digest.sha256));
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(FileDigest::of_bytes(listing.as_bytes()).sha256)
 }
 
 fn collect_files(
@@ -139,10 +130,6 @@ fn collect_files(
         collect_files(root, &entry.path(), out)?;
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The record's path.

@@ -6,26 +6,44 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::finetune::tests::fixture::{TempDir, tiny_llama_config, write_synthetic_ml1m_sized};
+use crate::finetune::tests::fixture::{
+    TempDir, tiny_bundle_llama_config, write_synthetic_ml1m_sized,
+};
 use crate::parity::tests::write_hf_folder;
 use crate::rank::RankedSlate;
-use reclora_core::llm::LlamaConfig;
 
-/// The raw fixture and the tiny model under `root`; returns (raw, model).
-fn inputs(root: &TempDir) -> (PathBuf, PathBuf) {
-    let raw = root.join("raw");
-    write_synthetic_ml1m_sized(&raw, 17);
-    let model = root.join("tiny-llm");
-    let config = LlamaConfig {
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 8,
-        ..tiny_llama_config()
-    };
-    write_hf_folder(&model, &config);
-    (raw, model)
+/// The raw fixture and the tiny model in a temporary folder, and where outputs go.
+struct Tiny {
+    root: TempDir,
+    raw: PathBuf,
+    model: PathBuf,
+    out: PathBuf,
+}
+
+impl Tiny {
+    fn new(name: &str) -> Self {
+        let root = TempDir::new(name);
+        let raw = root.join("raw");
+        write_synthetic_ml1m_sized(&raw, 17);
+        let model = root.join("tiny-llm");
+        write_hf_folder(&model, &tiny_bundle_llama_config());
+        let out = root.join("out");
+        Self {
+            root,
+            raw,
+            model,
+            out,
+        }
+    }
+
+    /// `tiny.toml`: the tiny recipe with `finetune_extra` in `[finetune]`.
+    fn recipe(&self, finetune_extra: &str) -> Recipe {
+        write_recipe(
+            &self.root,
+            "tiny.toml",
+            &tiny_recipe(&self.raw, &self.model, finetune_extra),
+        )
+    }
 }
 
 /// A tiny recipe: `finetune_extra` is appended to `[finetune]`.
@@ -63,6 +81,7 @@ checkpoint-every = 1
 [eval]
 test-rows = 1000
 batch = 4
+valid-sample = 6
 
 [export]
 quant = "q8"
@@ -101,10 +120,8 @@ fn results(out: &Path) -> (serde_json::Value, String) {
 
 #[test]
 fn a_tiny_recipe_runs_every_stage_then_skips_then_reruns_only_what_changed() {
-    let root = TempDir::new("pipeline-e2e");
-    let (raw, model) = inputs(&root);
-    let recipe = write_recipe(&root, "tiny.toml", &tiny_recipe(&raw, &model, ""));
-    let out = root.join("out");
+    let tiny = Tiny::new("pipeline-e2e");
+    let (recipe, out) = (tiny.recipe(""), tiny.out.clone());
 
     let first = run_pipeline(&recipe, &out).expect("runs");
     let labels: Vec<String> = first.units.iter().map(|u| u.unit.clone()).collect();
@@ -127,6 +144,29 @@ fn a_tiny_recipe_runs_every_stage_then_skips_then_reruns_only_what_changed() {
     let report = std::fs::read_to_string(layout.report().join("report.md")).expect("report");
     assert!(
         report.contains("| crm |") && report.contains("| reclora |"),
+        "{report}"
+    );
+    // `valid-sample` beside the test rows: eval scored both, and the report shows each
+    // run's valid AUC with its rows (the CRM's whole valid split, the adapter's sample).
+    let eval = &planned(&recipe, &out).expect("plan")[4];
+    assert_eq!(eval.unit.commands.len(), 2);
+    assert_eq!(
+        units::flag_value(&eval.unit.commands[0], "--valid-sample"),
+        Some("6")
+    );
+    assert_eq!(
+        units::flag_value(&eval.unit.commands[1], "--test-rows"),
+        Some("1000")
+    );
+    let valid: serde_json::Value =
+        crate::json_file::read_json(&out.join("runs/reclora/metrics-valid.json"))
+            .expect("valid metrics");
+    assert_eq!(valid["valid"]["n"], 6);
+    assert!(
+        report.contains(&format!(
+            "{:.4} (6) |",
+            valid["valid"]["auc"].as_f64().expect("auc")
+        )),
         "{report}"
     );
     assert!(layout.bundle().join("manifest.json").is_file());
@@ -154,7 +194,7 @@ fn a_tiny_recipe_runs_every_stage_then_skips_then_reruns_only_what_changed() {
     assert!(summary::summary(&again, &layout).contains("every stage was up to date"));
 
     // One finetune setting changed: finetune and everything after it, nothing before.
-    let changed = write_recipe(&root, "tiny.toml", &tiny_recipe(&raw, &model, "lr = 0.002"));
+    let changed = tiny.recipe("lr = 0.002");
     let steps = planned(&changed, &out).expect("plan");
     let would: Vec<(String, Action)> = steps.iter().map(|s| (s.unit.label(), s.action)).collect();
     let expected = |label: &str| {
@@ -184,7 +224,7 @@ fn a_tiny_recipe_runs_every_stage_then_skips_then_reruns_only_what_changed() {
     // Back to the first settings, but killed during finetune: the record says running
     // and the run folder holds a checkpoint of step 1 of 2 (what `--stop-after-steps`
     // leaves, as a SIGKILL after that checkpoint would).
-    let recipe = write_recipe(&root, "tiny.toml", &tiny_recipe(&raw, &model, ""));
+    let recipe = tiny.recipe("");
     let steps = planned(&recipe, &out).expect("plan");
     let finetune = &steps[3];
     let run_dir = out.join("runs/reclora");
@@ -221,10 +261,8 @@ fn a_tiny_recipe_runs_every_stage_then_skips_then_reruns_only_what_changed() {
 
 #[test]
 fn dry_run_plans_without_writing() {
-    let root = TempDir::new("pipeline-dry");
-    let (raw, model) = inputs(&root);
-    let recipe = write_recipe(&root, "tiny.toml", &tiny_recipe(&raw, &model, ""));
-    let out = root.join("out");
+    let tiny = Tiny::new("pipeline-dry");
+    let (recipe, out) = (tiny.recipe(""), tiny.out.clone());
     let steps = planned(&recipe, &out).expect("plan");
     assert_eq!(steps.len(), 8);
     assert!(steps.iter().all(|s| s.action == Action::Run));
@@ -236,13 +274,13 @@ fn dry_run_plans_without_writing() {
     assert!(!out.exists(), "a dry run writes nothing");
 }
 
-/// The recipe with `line_to_replace` (a whole line of the tiny recipe) replaced.
-fn broken(root: &TempDir, raw: &Path, model: &Path, from: &str, to: &str) -> String {
-    let text = tiny_recipe(raw, model, "");
+/// The error of the tiny recipe with its first `from` replaced by `to`.
+fn broken(tiny: &Tiny, from: &str, to: &str) -> String {
+    let text = tiny_recipe(&tiny.raw, &tiny.model, "");
     assert!(text.contains(from), "{from}");
-    let recipe_path = root.join("broken.toml");
+    let recipe_path = tiny.root.join("broken.toml");
     std::fs::write(&recipe_path, text.replacen(from, to, 1)).expect("recipe");
-    let out = root.join("out-broken");
+    let out = tiny.root.join("out-broken");
     let error = Recipe::read(&recipe_path)
         .map_err(PipelineError::from)
         .and_then(|recipe| planned(&recipe, &out).map(|_| ()))
@@ -253,10 +291,9 @@ fn broken(root: &TempDir, raw: &Path, model: &Path, from: &str, to: &str) -> Str
 
 #[test]
 fn malformed_recipes_are_refused_with_the_key_and_line() {
-    let root = TempDir::new("pipeline-errors");
-    let (raw, model) = inputs(&root);
-    let b = |from: &str, to: &str| broken(&root, &raw, &model, from, to);
-    let path = root.join("broken.toml").display().to_string();
+    let tiny = Tiny::new("pipeline-errors");
+    let b = |from: &str, to: &str| broken(&tiny, from, to);
+    let path = tiny.root.join("broken.toml").display().to_string();
 
     // Line 10 is `epochs = 1` under [crm].
     assert_eq!(
@@ -285,7 +322,7 @@ fn malformed_recipes_are_refused_with_the_key_and_line() {
     assert_eq!(
         b("[export]", "[exports]"),
         format!(
-            "{path}:34: unknown stage [exports]: expected pipeline, prepare, crm, \
+            "{path}:35: unknown stage [exports]: expected pipeline, prepare, crm, \
              embed-items, finetune, eval, report, export, check"
         )
     );
@@ -293,7 +330,7 @@ fn malformed_recipes_are_refused_with_the_key_and_line() {
         b("gate-dropout = 0.0", "gate-dropout = true"),
         format!("{path}:26: [finetune] `gate-dropout` must be a string or number, found a boolean")
     );
-    let missing = root.join("raw").display().to_string();
+    let missing = tiny.raw.display().to_string();
     assert_eq!(
         b(
             &format!("raw = \"{missing}\""),
@@ -324,19 +361,18 @@ fn malformed_recipes_are_refused_with_the_key_and_line() {
 
 #[test]
 fn warm_start_names_an_earlier_mode_and_depends_on_it() {
-    let root = TempDir::new("pipeline-warm");
-    let (raw, model) = inputs(&root);
+    let tiny = Tiny::new("pipeline-warm");
     let text = tiny_recipe(
-        &raw,
-        &model,
+        &tiny.raw,
+        &tiny.model,
         "\n[finetune.reclora]\nwarm-start = \"lora-retrieved\"\n",
     )
     .replace(
         "modes = [\"reclora\"]",
         "modes = [\"lora-retrieved\", \"reclora\"]",
     );
-    let recipe = write_recipe(&root, "warm.toml", &text);
-    let out = root.join("out");
+    let recipe = write_recipe(&tiny.root, "warm.toml", &text);
+    let out = tiny.out.clone();
     let steps = planned(&recipe, &out).expect("plan");
     let finetune = steps
         .iter()
@@ -356,4 +392,200 @@ fn warm_start_names_an_earlier_mode_and_depends_on_it() {
         .find(|s| s.unit.label() == "finetune lora-retrieved")
         .expect("unit");
     assert!(units::flag_value(&static_run.unit.commands[0], "--warm-start").is_none());
+}
+
+/// The recipe `recipes/NAME` with its `assets/` paths pointed at this checkout's assets.
+fn shipped_recipe(root: &TempDir, name: &str) -> Recipe {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../recipes")
+        .join(name);
+    let text = std::fs::read_to_string(&shipped).expect("shipped recipe");
+    let assets = crate::data::tests::real_dataset("ml-1m", "ratings.dat")
+        .parent()
+        .expect("assets")
+        .display()
+        .to_string();
+    write_recipe(
+        root,
+        name,
+        &text.replace("\"assets/", &format!("\"{assets}/")),
+    )
+}
+
+/// Every command line of `label`'s unit, joined for matching.
+fn commands_of(steps: &[Step], label: &str) -> Vec<String> {
+    steps
+        .iter()
+        .find(|s| s.unit.label() == label)
+        .unwrap_or_else(|| panic!("no unit {label}"))
+        .unit
+        .commands
+        .iter()
+        .map(|argv| argv.join(" "))
+        .collect()
+}
+
+#[test]
+fn the_shipped_recipes_plan_against_the_real_assets() {
+    let root = TempDir::new("pipeline-recipes");
+    let out = root.join("out");
+    let labels = |steps: &[Step]| steps.iter().map(|s| s.unit.label()).collect::<Vec<_>>();
+
+    let quick = planned(&shipped_recipe(&root, "quickstart.toml"), &out).expect("quickstart");
+    assert_eq!(labels(&quick).len(), 8);
+
+    let paper = planned(&shipped_recipe(&root, "paper.toml"), &out).expect("paper");
+    assert_eq!(
+        labels(&paper),
+        [
+            "prepare",
+            "crm",
+            "embed-items",
+            "finetune zero-shot",
+            "finetune lora-retrieved",
+            "finetune reclora",
+            "finetune reclora-fused",
+            "eval zero-shot",
+            "eval lora-retrieved",
+            "eval reclora",
+            "eval reclora-fused",
+            "report",
+            "export",
+            "check"
+        ]
+    );
+    // docs/results.md's protocol: the DIN acceptance run (3 epochs, crm's defaults), 1,024
+    // prompts, the yes/no loss, RecLoRA warm-started from the static LoRA with a 10x gate
+    // lr, 400 sampled valid rows to select on and 2,000 sampled test rows to report.
+    let crm = &commands_of(&paper, "crm")[0];
+    assert!(
+        !crm.contains("--train-limit") && crm.contains("--epochs 3 "),
+        "{crm}"
+    );
+    let reclora = &commands_of(&paper, "finetune reclora")[0];
+    for flag in ["--train-size 1024", "--loss yes-no", "--gate-lr 0.01"] {
+        assert!(reclora.contains(flag), "{reclora}");
+    }
+    let warm = out.join("runs/lora-retrieved").display().to_string();
+    assert!(
+        reclora.contains(&format!("--warm-start {warm}")),
+        "{reclora}"
+    );
+    let eval = commands_of(&paper, "eval reclora-fused");
+    assert_eq!(eval.len(), 2);
+    assert!(
+        eval[0].contains("--valid-sample 400 ") && eval[0].contains("--seed 1"),
+        "{eval:?}"
+    );
+    assert!(
+        eval[1].contains("--test-sample 2000 ") && !eval[1].contains("--valid-sample"),
+        "{eval:?}"
+    );
+    assert!(commands_of(&paper, "export")[0].contains("runs/reclora-fused"));
+
+    let small = planned(&shipped_recipe(&root, "ml-100k.toml"), &out).expect("ml-100k");
+    assert!(commands_of(&small, "prepare")[0].contains("--dataset ml-100k"));
+    assert!(commands_of(&small, "prepare")[0].contains("ml-100k"));
+    assert_eq!(labels(&small), labels(&paper));
+    assert!(!out.exists(), "planning writes nothing");
+}
+
+/// Set by the SIGKILL test for its child process: the recipe and the output folder.
+const CHILD_RECIPE: &str = "RECLORA_PIPELINE_TEST_CHILD_RECIPE";
+const CHILD_OUT: &str = "RECLORA_PIPELINE_TEST_CHILD_OUT";
+
+/// The pipeline process of `a_pipeline_killed_during_finetune_resumes_to_the_same_metrics`:
+/// this test binary re-run with only this test, which then runs `reclora-train pipeline` as
+/// the binary would. Without the child's variables there is nothing to do.
+#[test]
+fn pipeline_child_process() {
+    let (Some(recipe), Some(out)) = (
+        std::env::var(CHILD_RECIPE).ok(),
+        std::env::var(CHILD_OUT).ok(),
+    ) else {
+        return;
+    };
+    let argv = [
+        "pipeline",
+        "--recipe",
+        recipe.as_str(),
+        "--out",
+        out.as_str(),
+    ]
+    .map(String::from);
+    crate::cli::run_args(&argv).expect("the child pipeline");
+}
+
+#[test]
+fn a_pipeline_killed_during_finetune_resumes_to_the_same_metrics() {
+    let tiny = Tiny::new("pipeline-sigkill");
+    // 8 epochs of 2 steps, a checkpoint after each: the kill lands with steps to go.
+    let recipe = tiny.recipe("epochs = 8");
+    let reference_out = tiny.root.join("uninterrupted");
+    run_pipeline(&recipe, &reference_out).expect("uninterrupted run");
+    let reference = results(&reference_out);
+
+    let out = tiny.out.clone();
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "pipeline::tests::pipeline_child_process",
+            "--test-threads=1",
+        ])
+        .env(CHILD_RECIPE, &recipe.path)
+        .env(CHILD_OUT, &out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    // SIGKILL once the first checkpoint is on disk and the run is not finished.
+    let state_file = out.join("runs/reclora/train-state.json");
+    let started = std::time::Instant::now();
+    let killed_at = loop {
+        let state = crate::json_file::read_json::<crate::finetune::files::TrainState>(&state_file);
+        if let Ok(state) = state
+            && state.steps_done >= 1
+        {
+            child.kill().expect("SIGKILL");
+            break state;
+        }
+        if let Some(status) = child.try_wait().expect("child state") {
+            panic!("the child pipeline ended before its first checkpoint: {status}");
+        }
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "no checkpoint after 600 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.wait().expect("reaped");
+    assert!(
+        !killed_at.finished,
+        "killed mid-finetune: {} of {} steps",
+        killed_at.steps_done, killed_at.total_steps
+    );
+
+    let resumed = run_pipeline(&recipe, &out).expect("resumes");
+    let did: Vec<(String, Action)> = actions(&resumed);
+    assert_eq!(
+        did[..3].iter().map(|(_, a)| *a).collect::<Vec<_>>(),
+        [Action::Skip; 3],
+        "{did:?}"
+    );
+    assert_eq!(
+        (resumed.units[3].action, &resumed.units[3].reason),
+        (Action::Resume, &Reason::Interrupted)
+    );
+    let state: crate::finetune::files::TrainState =
+        crate::json_file::read_json(&state_file).expect("state");
+    assert!(
+        state.finished && state.steps_done == 16,
+        "{} steps",
+        state.steps_done
+    );
+    assert_eq!(
+        results(&out),
+        reference,
+        "the resumed run's metrics and scores equal the uninterrupted run's"
+    );
 }

@@ -243,13 +243,35 @@ impl Builder<'_> {
         let mut evals = Vec::new();
         for (mode, finetune) in &finetunes {
             let run = layout.run(mode);
-            let command = self.command(Stage::Eval, Some(mode), &[("run", path(&run))])?;
-            let valid = has_flag(&command, "--valid-sample");
-            let split = if valid {
-                crate::data::Split::Valid
+            let managed = [("run", path(&run))];
+            // `valid-sample` beside the test flags: the seeded valid sample that selects
+            // models, then the test rows, as two `eval` runs (the flags conflict in one).
+            let commands = if self
+                .find_setting(Stage::Eval, Some(mode), "valid-sample")
+                .is_some()
+            {
+                vec![
+                    self.command_excluding(
+                        Stage::Eval,
+                        Some(mode),
+                        &managed,
+                        &["test-rows", "test-sample"],
+                    )?,
+                    self.command_excluding(Stage::Eval, Some(mode), &managed, &["valid-sample"])?,
+                ]
             } else {
-                crate::data::Split::Test
+                vec![self.command(Stage::Eval, Some(mode), &managed)?]
             };
+            let splits: Vec<crate::data::Split> = commands
+                .iter()
+                .map(|command| {
+                    if has_flag(command, "--valid-sample") {
+                        crate::data::Split::Valid
+                    } else {
+                        crate::data::Split::Test
+                    }
+                })
+                .collect();
             let files = [crate::data::Split::Test, crate::data::Split::Valid]
                 .into_iter()
                 .flat_map(|split| {
@@ -262,12 +284,13 @@ impl Builder<'_> {
             units.push(Unit {
                 stage: Stage::Eval,
                 mode: Some(mode.clone()),
-                commands: vec![command],
+                commands,
                 deps: vec![*finetune],
                 input_files: vec![],
-                done: vec![Done::File(
-                    run.join(crate::finetune::files::metrics_file(split)),
-                )],
+                done: splits
+                    .into_iter()
+                    .map(|split| Done::File(run.join(crate::finetune::files::metrics_file(split))))
+                    .collect(),
                 outputs: Outputs::Files(files),
                 resumable: false,
             });
@@ -683,11 +706,26 @@ impl Builder<'_> {
         mode: Option<&str>,
         managed: &[(&str, String)],
     ) -> Result<Vec<String>, RecipeError> {
+        self.command_excluding(stage, mode, managed, &[])
+    }
+
+    /// [`Self::command`] without the recipe's settings of `left_out`.
+    fn command_excluding(
+        &self,
+        stage: Stage,
+        mode: Option<&str>,
+        managed: &[(&str, String)],
+        left_out: &[&str],
+    ) -> Result<Vec<String>, RecipeError> {
         let section = self.recipe.section(stage);
         let sub = mode.and_then(|m| section.subsection(m));
         let command = subcommand(stage);
         let has_flag = |name: &str| command.get_arguments().any(|a| a.get_long() == Some(name));
-        let overridden: Vec<&str> = managed.iter().map(|(k, _)| *k).collect();
+        let overridden: Vec<&str> = managed
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(left_out.iter().copied())
+            .collect();
         let mut argv = vec![stage.command().to_owned()];
         for key in ["model", "backend"] {
             let set_here = section.get(key).is_some() || sub.is_some_and(|s| s.get(key).is_some());

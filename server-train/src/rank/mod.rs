@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
 use crate::export::bundle_features;
-use crate::parity::{GateModeArg, ParityError, user_snapshot};
+use crate::parity::{GateModeArg, ParityError, raw_item_id, raw_user_id, user_snapshot};
 
 /// Options of `rank`.
 #[derive(Debug, Clone, clap::Args)]
@@ -172,19 +172,15 @@ pub fn rank(args: &RankArgs) -> Result<RankedSlate, RankError> {
     }
     let data = PreparedDataset::open(&args.data).map_err(ParityError::from)?;
     let features = bundle_features(&args.data)?;
-    let rows = user_test_rows(&data, &features, args)?;
-    let (user_raw, rows) = rows;
+    let (user_raw, rows) = user_test_rows(&data, &features, args)?;
     let (snapshot, _) = user_snapshot(&data, &features, Split::Test, rows[0])?;
     // The user's rated test items: raw id → liked.
     let mut labels: HashMap<u32, bool> = HashMap::new();
     let mut own_items = Vec::new();
     for &row in &rows {
-        let (_, item_id) = user_snapshot(&data, &features, Split::Test, row)?;
-        let label = data
-            .sample(Split::Test, row)
-            .map_err(ParityError::from)?
-            .label;
-        if labels.insert(item_id, label).is_none() && own_items.len() < args.slate {
+        let sample = data.sample(Split::Test, row).map_err(ParityError::from)?;
+        let item_id = raw_item_id(&data, sample.item)?;
+        if labels.insert(item_id, sample.label).is_none() && own_items.len() < args.slate {
             own_items.push(item_id);
         }
     }
@@ -258,14 +254,6 @@ fn user_test_rows(
     features: &reclora_core::bundle::FeaturesFile,
     args: &RankArgs,
 ) -> Result<(String, Vec<usize>), RankError> {
-    let raw_id = |user: u32| -> Option<String> {
-        let field = features.fields.first()?;
-        let id = *data.user_feature_ids(user)?.first()?;
-        field
-            .values
-            .get(id.checked_sub(field.offset)? as usize)
-            .cloned()
-    };
     let mut chosen: Option<(u32, String)> = None;
     let mut rows = Vec::new();
     for index in 0..data.split_len(Split::Test) {
@@ -277,7 +265,7 @@ fn user_test_rows(
             Some((id, _)) if *id == user => rows.push(index),
             Some(_) => {}
             None => {
-                let raw = raw_id(user).unwrap_or_default();
+                let raw = raw_user_id(data, features, user)?;
                 if args.user.as_ref().is_none_or(|wanted| *wanted == raw) {
                     chosen = Some((user, raw));
                     rows.push(index);

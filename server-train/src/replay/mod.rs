@@ -22,7 +22,7 @@ use crate::data::{PreparedDataset, Split};
 use crate::error::CliError;
 use crate::export::bundle_features;
 use crate::finetune::files::RunFolder;
-use crate::parity::{ParityError, user_snapshot};
+use crate::parity::{ParityError, raw_item_id, user_snapshot};
 
 /// Options of `replay`.
 #[derive(Debug, Clone, clap::Args)]
@@ -185,14 +185,10 @@ fn request(
     let (snapshot, _) = user_snapshot(data, features, Split::Test, rows[0])?;
     let mut slate = Vec::with_capacity(candidates);
     for &row in rows.iter().take(candidates) {
-        let (_, item_id) = user_snapshot(data, features, Split::Test, row)?;
-        let label = data
-            .sample(Split::Test, row)
-            .map_err(ParityError::from)?
-            .label;
+        let sample = data.sample(Split::Test, row).map_err(ParityError::from)?;
         slate.push(ReplayCandidate {
-            item_id,
-            label: Some(label),
+            item_id: raw_item_id(data, sample.item)?,
+            label: Some(sample.label),
         });
     }
     let mut taken: HashSet<u32> = snapshot.events.iter().map(|e| e.item_id).collect();

@@ -12,7 +12,6 @@ use reclora_bench::schema::{BenchReport, SCHEMA};
 use reclora_bench::{BenchError, run_cli_to};
 use reclora_core::LanguageModel;
 use reclora_core::bundle::QuantScheme;
-use reclora_core::llm::LlamaConfig;
 
 use super::build;
 use crate::crm::{CrmTrainConfig, train_crm};
@@ -20,7 +19,7 @@ use crate::data::{DatasetName, PreparedDataset, Split};
 use crate::export::export_bundle;
 use crate::finetune::retriever::open_retriever;
 use crate::finetune::tests::fixture::{
-    TempDir, synthetic_dataset_sized, tiny_config, tiny_llama_config,
+    TempDir, synthetic_dataset_sized, tiny_bundle_llama_config, tiny_config,
 };
 use crate::finetune::{FinetuneConfig, FinetuneMode, FrozenCrm, RunControl, TrainInputs, finetune};
 use crate::parity::tests::{write_hf_folder, write_item_table};
@@ -36,14 +35,7 @@ pub(crate) fn tiny_run(root: &TempDir) -> (PreparedDataset, PathBuf) {
     };
     train_crm(&data, &crm_config, &crm_dir, false, &Device::flex()).expect("DIN");
     let model_dir = root.join("tiny-llm");
-    let llm_config = LlamaConfig {
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 8,
-        ..tiny_llama_config()
-    };
+    let llm_config = tiny_bundle_llama_config();
     write_hf_folder(&model_dir, &llm_config);
     let items_dir = root.join("items");
     write_item_table(&data, &items_dir, llm_config.hidden_size);

@@ -101,6 +101,19 @@ pub struct RunFigures {
     pub auc_ci: (f64, f64),
     /// LogLoss on the common rows.
     pub logloss: f64,
+    /// The run's own valid figures, which select models: a CRM run's whole valid split
+    /// (`metrics.json`), a finetune run's valid sample (`metrics-valid.json`); absent when
+    /// it was not scored on valid. Not paired: the runs' valid rows may differ.
+    pub valid: Option<ValidFigures>,
+}
+
+/// AUC on a run's valid rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidFigures {
+    /// AUC.
+    pub auc: f64,
+    /// Rows scored.
+    pub rows: usize,
 }
 
 /// AUC(later) − AUC(earlier) of two runs on the common rows, with its paired bootstrap
@@ -130,6 +143,28 @@ struct LoadedRun {
     name: String,
     mode: String,
     scores: Vec<ScoredRow>,
+    valid: Option<ValidFigures>,
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| ReportError::BadMetrics {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `{"valid": {"auc": …, "n": …}}`, as both `metrics.json` of a CRM run and
+/// `metrics-valid.json` of a finetune run hold it.
+fn valid_figures(value: &serde_json::Value) -> Option<ValidFigures> {
+    let valid = value.get("valid")?;
+    Some(ValidFigures {
+        auc: valid.get("auc")?.as_f64()?,
+        rows: usize::try_from(valid.get("n")?.as_u64()?).ok()?,
+    })
 }
 
 fn load_run(dir: &Path) -> Result<LoadedRun, ReportError> {
@@ -140,15 +175,7 @@ fn load_run(dir: &Path) -> Result<LoadedRun, ReportError> {
             return Err(ReportError::MissingFile { path: path.clone() });
         }
     }
-    let text = std::fs::read_to_string(&metrics_path).map_err(|source| ReportError::Io {
-        path: metrics_path.clone(),
-        source,
-    })?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| ReportError::BadMetrics {
-            path: metrics_path.clone(),
-            source,
-        })?;
+    let value = read_json(&metrics_path)?;
     let mode = value
         .get("mode")
         .and_then(serde_json::Value::as_str)
@@ -158,10 +185,19 @@ fn load_run(dir: &Path) -> Result<LoadedRun, ReportError> {
         || dir.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    let valid_path = dir.join(crate::finetune::files::metrics_file(
+        crate::data::Split::Valid,
+    ));
+    let valid = if valid_path.is_file() {
+        valid_figures(&read_json(&valid_path)?)
+    } else {
+        valid_figures(&value)
+    };
     Ok(LoadedRun {
         name,
         mode,
         scores: read_scores(&scores_path)?,
+        valid,
     })
 }
 
@@ -217,6 +253,7 @@ pub fn compare(run_dirs: &[PathBuf], resamples: usize) -> Result<Report, ReportE
             auc_ci: metrics::bootstrap_auc_ci(&labels, probs, resamples, 7)
                 .map_err(metric_error)?,
             logloss: metrics::logloss(&labels, probs).map_err(metric_error)?,
+            valid: run.valid,
         });
     }
     let mut paired = Vec::new();
@@ -277,7 +314,9 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let metrics = match mode {
             Some(m) => format!("{{\"mode\": \"{m}\"}}"),
-            None => "{\"test\": {}}".to_string(),
+            None => {
+                r#"{"test": {}, "valid": {"auc": 0.8019, "logloss": 0.5, "n": 60}}"#.to_string()
+            }
         };
         std::fs::write(dir.join("metrics.json"), metrics).expect("metrics");
         let mut log = ScoreLog::open(&dir.join("scores.csv")).expect("log");
@@ -311,8 +350,27 @@ mod tests {
             Some("zero-shot"),
             &[(0, true, 0.5), (1, false, 0.5), (2, true, 0.7)],
         );
+        std::fs::write(
+            b.join("metrics-valid.json"),
+            r#"{"mode": "zero-shot", "valid": {"auc": 0.4787, "logloss": 0.7, "n": 400}}"#,
+        )
+        .expect("valid metrics");
         let report = compare(&[a.clone(), b.clone()], 200).expect("report");
         assert_eq!(report.rows, 3);
+        // Each run's own valid figures, read as written.
+        assert_eq!(
+            report.runs.iter().map(|r| r.valid).collect::<Vec<_>>(),
+            [
+                Some(ValidFigures {
+                    auc: 0.8019,
+                    rows: 60
+                }),
+                Some(ValidFigures {
+                    auc: 0.4787,
+                    rows: 400
+                })
+            ]
+        );
         // din on rows 0..3: positives 0.9, 0.4 vs negative 0.2 → AUC 1.
         assert_eq!(report.runs[0].auc, 1.0);
         assert_eq!(report.runs[0].mode, "crm");

@@ -18,12 +18,18 @@ pub fn markdown(report: &Report) -> String {
         "Test rows compared: {} (the rows every run scored).\n",
         report.rows
     );
-    let _ = writeln!(text, "| run | mode | AUC | 95% CI (bootstrap) | LogLoss |");
-    let _ = writeln!(text, "|---|---|---|---|---|");
+    let _ = writeln!(
+        text,
+        "| run | mode | AUC | 95% CI (bootstrap) | LogLoss | valid AUC (rows) |"
+    );
+    let _ = writeln!(text, "|---|---|---|---|---|---|");
     for run in &report.runs {
+        let valid = run
+            .valid
+            .map_or_else(|| "–".to_owned(), |v| format!("{:.4} ({})", v.auc, v.rows));
         let _ = writeln!(
             text,
-            "| {} | {} | {:.4} | [{:.4}, {:.4}] | {:.4} |",
+            "| {} | {} | {:.4} | [{:.4}, {:.4}] | {:.4} | {valid} |",
             run.name, run.mode, run.auc, run.auc_ci.0, run.auc_ci.1, run.logloss
         );
     }
@@ -82,6 +88,10 @@ mod tests {
                     auc: 0.8141,
                     auc_ci: (0.80, 0.83),
                     logloss: 0.5,
+                    valid: Some(super::super::ValidFigures {
+                        auc: 0.8012,
+                        rows: 400,
+                    }),
                 },
                 RunFigures {
                     name: "din".into(),
@@ -89,6 +99,7 @@ mod tests {
                     auc: 0.7989,
                     auc_ci: (0.78, 0.81),
                     logloss: 0.54,
+                    valid: None,
                 },
             ],
             paired: vec![super::super::PairedFigures {
@@ -105,7 +116,16 @@ mod tests {
             md.contains("| din | reclora | -0.0152 | [-0.0200, -0.0100] |"),
             "{md}"
         );
-        assert!(md.contains("| reclora | reclora | 0.8141 | [0.8000, 0.8300] | 0.5000 |"));
+        assert!(
+            md.contains(
+                "| reclora | reclora | 0.8141 | [0.8000, 0.8300] | 0.5000 | 0.8012 (400) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| din | crm | 0.7989 | [0.7800, 0.8100] | 0.5400 | – |"),
+            "{md}"
+        );
         // (0.8141 − 0.7989) / 0.7989 = 1.90 %, the paper's RecLoRA-over-DIN figure.
         assert!(md.contains("| reclora | +0.00 | +1.90 |"), "{md}");
         assert!(md.contains("| din | -1.87 | +0.00 |"), "{md}");

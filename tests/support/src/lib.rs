@@ -32,6 +32,15 @@ impl TempDir {
     }
 }
 
+/// The git-ignored asset folder of scripts/fetch-assets.sh: `RECLORA_ASSETS` when set,
+/// else the workspace's `assets/`.
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("RECLORA_ASSETS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
+        PathBuf::from,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +54,14 @@ mod tests {
         assert!(kept.join("f").is_file());
         drop(a);
         assert!(!kept.exists());
+    }
+
+    #[test]
+    fn the_assets_folder_is_the_workspace_s() {
+        if std::env::var_os("RECLORA_ASSETS").is_none() {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            assert!(workspace.join("Cargo.toml").is_file());
+            assert_eq!(assets_dir(), workspace.join("assets"));
+        }
     }
 }

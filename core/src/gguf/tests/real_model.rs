@@ -9,25 +9,11 @@
 //! float(v.astype(np.float64).sum())              # the checksum
 //! ```
 
-use std::path::PathBuf;
+use reclora_test_support::assets_dir;
 
 use crate::gguf::{GgmlType, GgufFile};
 
 const MODEL: &str = "smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-/// `RECLORA_ASSETS` if set, else the workspace's `assets/` next to this crate.
-fn assets_dir() -> PathBuf {
-    std::env::var_os("RECLORA_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .map_or_else(
-                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-                    std::path::PathBuf::from,
-                )
-                .join("../assets")
-        })
-}
 
 fn open_model() -> GgufFile {
     let path = assets_dir().join(MODEL);

@@ -78,19 +78,7 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-/// The git-ignored asset folder from scripts/fetch-assets.sh (`RECLORA_ASSETS` overrides).
-pub fn assets_dir() -> PathBuf {
-    std::env::var_os("RECLORA_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .map_or_else(
-                    || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-                    std::path::PathBuf::from,
-                )
-                .join("../assets")
-        })
-}
+pub use reclora_test_support::assets_dir;
 
 /// A real dataset folder; panics with the fix when it is missing (never skips silently).
 pub fn real_dataset(name: &str, probe: &str) -> PathBuf {

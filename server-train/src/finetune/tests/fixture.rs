@@ -93,6 +93,19 @@ pub fn tiny_llama_config() -> LlamaConfig {
     }
 }
 
+/// The tiny Llama widened for bundles: Q8 blocks are 32 wide, so every matrix width is a
+/// multiple of 32 (d 32, 4 query heads over 2 KV heads).
+pub fn tiny_bundle_llama_config() -> LlamaConfig {
+    LlamaConfig {
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_heads: 4,
+        num_kv_heads: 2,
+        head_dim: 8,
+        ..tiny_llama_config()
+    }
+}
+
 /// The seeded tiny Llama on `device`, frozen.
 pub fn tiny_llm(device: &Device) -> LlamaModel {
     let config = tiny_llama_config();
