@@ -146,14 +146,14 @@ struct LoadedRun {
     valid: Option<ValidFigures>,
 }
 
+/// A run file as JSON, through the crate's reader; its two failures keep the report's
+/// variants.
 fn read_json(path: &Path) -> Result<serde_json::Value, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| ReportError::BadMetrics {
-        path: path.to_path_buf(),
-        source,
+    crate::json_file::read_json(path).map_err(|error| match error {
+        crate::json_file::FileError::Io { path, source } => ReportError::Io { path, source },
+        crate::json_file::FileError::Json { path, source } => {
+            ReportError::BadMetrics { path, source }
+        }
     })
 }
 
