@@ -18,6 +18,7 @@ use reclora_core::bundle::{
 use reclora_core::crm::DinConfig;
 use reclora_core::llm::{LlamaConfig, SeededWeights};
 use reclora_core::plora::PloraConfig;
+use reclora_core::prompt::PromptLayout;
 use reclora_core::rng::SplitMix64;
 use reclora_core::runtime::Recommender as CoreRecommender;
 use reclora_core::tokenizer::{BYTE_LEVEL_VOCAB, PromptTemplate, byte_level_tokenizer};
@@ -289,6 +290,7 @@ pub fn write_bundle(dir: &Path) -> Result<()> {
         prompt: PromptSpec {
             dataset: "ml-1m".into(),
             template: "chatml".into(),
+            layout: PromptLayout::Rella,
             history_k: HISTORY_K,
             answer_ids: [yes, no],
             pad_id: tokenizer

@@ -12,15 +12,19 @@ use super::quant_scheme::QuantScheme;
 use crate::crm::DinConfig;
 use crate::llm::LlamaConfig;
 use crate::plora::PloraConfig;
+use crate::prompt::PromptLayout;
 use crate::quant::MatrixFormat;
 
 /// The bundle format this build writes and the newest it reads.
 ///
+/// - 3: the prompt's layout (`prompt.layout`: `rella` or `candidate-last`). A format-2
+///   reader would ignore the field and score a candidate-last bundle on ReLLa's prompts,
+///   so the version moves; format 2 reads as `rella`.
 /// - 2: q8 and q4 matrices in the int8 GEMM's packed panels (Q8_0, Q4_1), their format
 ///   recorded per matrix (`matrices`); the scheme names `q8x32`, `q4x32`.
 /// - 1: row-major Q8_0 / Q4_0 blocks (`quant`: `q8`, `q4`); refused, see
 ///   [`OLDEST_FORMAT_VERSION`].
-pub const BUNDLE_FORMAT_VERSION: u32 = 2;
+pub const BUNDLE_FORMAT_VERSION: u32 = 3;
 
 /// The oldest bundle format this build reads: format 1's row-major blocks would need a
 /// repack into RAM, which the memory bound of an in-place model does not allow.
@@ -65,6 +69,9 @@ pub struct PromptSpec {
     pub dataset: String,
     /// Chat template name (`chatml` or `plain`).
     pub template: String,
+    /// Where the prompt names the candidate (absent before format 3: ReLLa's order).
+    #[serde(default)]
+    pub layout: PromptLayout,
     /// Short-history length K in the prompt.
     pub history_k: usize,
     /// Token ids of the positive and negative answers.

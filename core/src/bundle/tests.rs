@@ -8,6 +8,7 @@ use super::*;
 use crate::crm::DinConfig;
 use crate::plora::tests::helpers::tiny_llama;
 use crate::plora::{Plora, PloraConfig};
+use crate::prompt::PromptLayout;
 use crate::quant::MatrixFormat;
 
 fn din_config() -> DinConfig {
@@ -287,6 +288,7 @@ fn sample_manifest() -> BundleManifest {
         prompt: PromptSpec {
             dataset: "ml-1m".to_owned(),
             template: "chatml".to_owned(),
+            layout: PromptLayout::CandidateLast,
             history_k: 10,
             answer_ids: [7, 8],
             pad_id: 2,
@@ -313,7 +315,8 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
     std::fs::write(&path, manifest.to_json()).expect("write");
     assert_eq!(BundleManifest::read(&dir).expect("reads"), manifest);
     let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).expect("json");
-    assert_eq!(json["format_version"], 2);
+    assert_eq!(json["format_version"], 3);
+    assert_eq!(json["prompt"]["layout"], "candidate-last");
     assert_eq!(json["quant"], "q8x32");
     assert_eq!(json["matrices"]["model.embed_tokens.weight"], "q8_0x32");
     assert_eq!(
@@ -321,13 +324,30 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
         "q8_0x32"
     );
 
+    // A format-2 manifest has no layout: its prompts are ReLLa's.
+    let mut format_2: serde_json::Value = json.clone();
+    format_2["format_version"] = 2.into();
+    format_2["prompt"]
+        .as_object_mut()
+        .expect("prompt")
+        .remove("layout");
+    std::fs::write(&path, format_2.to_string()).expect("write");
+    let read = BundleManifest::read(&dir).expect("format 2 reads");
+    assert_eq!(read.prompt.layout, PromptLayout::Rella);
+    // An unknown layout is named.
+    let mut unknown = json.clone();
+    unknown["prompt"]["layout"] = "sideways".into();
+    std::fs::write(&path, unknown.to_string()).expect("write");
+    let error = BundleManifest::read(&dir).expect_err("unknown layout");
+    assert!(error.to_string().contains("sideways"), "{error}");
+
     // A future version is named even when the rest no longer parses as this version.
-    std::fs::write(&path, r#"{"format_version": 3, "layers": "elsewhere"}"#).expect("write");
+    std::fs::write(&path, r#"{"format_version": 4, "layers": "elsewhere"}"#).expect("write");
     assert!(matches!(
         BundleManifest::read(&dir),
         Err(BundleError::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     ));
     // A format-1 manifest (row-major `q8` blocks, no per-matrix formats) is refused by its
@@ -343,7 +363,7 @@ fn the_manifest_round_trips_and_newer_or_incomplete_ones_are_refused() {
         BundleError::OutdatedVersion {
             found: 1,
             oldest: 2,
-            supported: 2
+            supported: 3
         }
     ));
     assert!(
@@ -728,7 +748,7 @@ fn a_tiny_bundle_opens_and_each_corruption_has_its_typed_error() {
     std::fs::write(dir.join(file::MANIFEST), manifest.to_json()).expect("write");
     assert!(matches!(
         Bundle::open(&dir, &Device::flex(), checked),
-        Err(BundleError::UnsupportedVersion { found: 3, .. })
+        Err(BundleError::UnsupportedVersion { found: 4, .. })
     ));
 
     // A bundle of format 1 (row-major blocks): refused by name, not misread.

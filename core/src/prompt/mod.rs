@@ -5,15 +5,18 @@
 //! ([`RellaTemplate::build`]); nothing here knows about dataset files.
 //!
 //! - [`rella`]: the template (profile sentence, rated history, target, question).
+//! - [`layout`]: where the candidate goes (ReLLa's order, or last for a shared prefix).
 //! - [`python_repr`]: Python's `repr` of strings and lists, which the template embeds.
 //! - [`retriever`]: last-K or retrieved history selection.
 //! - [`semantic`]: LSMR's cosine retriever over item embeddings.
 
+mod layout;
 mod python_repr;
 mod rella;
 mod retriever;
 mod semantic;
 
+pub use layout::{PromptLayout, UnknownLayout};
 pub use python_repr::{python_list_repr, python_str_repr};
 pub use rella::{Domain, Gender, ItemTitles, Profile, PromptInput, RatingStyle, RellaTemplate};
 pub use retriever::{HistoryEvent, HistoryRetriever, HistorySelection, select_history};

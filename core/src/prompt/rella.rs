@@ -1,6 +1,7 @@
 //! The ReLLa/RecLoRA prompt template (profile, rated history as a Python list, target, question).
 
 use super::PromptError;
+use super::layout::PromptLayout;
 use super::python_repr::python_list_repr;
 use super::retriever::{HistoryEvent, HistoryRetriever, HistorySelection, select_history};
 
@@ -118,6 +119,8 @@ pub struct RellaTemplate {
     pub domain: Domain,
     /// Rating rendering.
     pub rating_style: RatingStyle,
+    /// Where the candidate goes.
+    pub layout: PromptLayout,
 }
 
 impl RellaTemplate {
@@ -125,16 +128,19 @@ impl RellaTemplate {
     pub const MOVIELENS: Self = Self {
         domain: Domain::MOVIES,
         rating_style: RatingStyle::Stars,
+        layout: PromptLayout::Rella,
     };
     /// MovieLens-25M (half stars).
     pub const MOVIELENS_HALF_STARS: Self = Self {
         domain: Domain::MOVIES,
         rating_style: RatingStyle::HalfStars,
+        layout: PromptLayout::Rella,
     };
     /// GoodReads.
     pub const BOOKS: Self = Self {
         domain: Domain::BOOKS,
         rating_style: RatingStyle::Stars,
+        layout: PromptLayout::Rella,
     };
 
     /// The wording of a dataset by its prepared name (`ml-1m`, `ml-100k`, `ml-25m`,
@@ -148,6 +154,11 @@ impl RellaTemplate {
         }
     }
 
+    /// The same wording with the candidate placed by `layout`.
+    pub fn with_layout(self, layout: PromptLayout) -> Self {
+        Self { layout, ..self }
+    }
+
     /// The prompt text, parts joined by `\n`.
     pub fn render(&self, input: &PromptInput) -> String {
         let Domain {
@@ -155,7 +166,7 @@ impl RellaTemplate {
             items,
             consumed,
         } = self.domain;
-        let mut parts = Vec::with_capacity(5);
+        let mut parts = Vec::with_capacity(6);
         if let Some(profile) = &input.profile {
             let his = profile.gender.possessive();
             parts.push(format!(
@@ -177,15 +188,50 @@ impl RellaTemplate {
             })
             .collect();
         parts.push(python_list_repr(&lines));
-        parts.push(format!(
-            "Based on the {items} the user has {consumed}, deduce if the user will like the {item} ***{}***.",
-            input.target_title
-        ));
-        parts.push(format!(
+        let note = format!(
             "Note that more stars the user rated the {item}, the higher the user liked the {item}."
-        ));
-        parts.push("You should ONLY tell me yes or no.".to_string());
+        );
+        let title = &input.target_title;
+        match self.layout {
+            PromptLayout::Rella => {
+                parts.push(format!(
+                    "Based on the {items} the user has {consumed}, deduce if the user will like the {item} ***{title}***."
+                ));
+                parts.push(note);
+                parts.push("You should ONLY tell me yes or no.".to_string());
+            }
+            PromptLayout::CandidateLast => {
+                parts.push(note);
+                parts.push(format!(
+                    "Based on the {items} the user has {consumed}, deduce if the user will like the {item} below. You should ONLY tell me yes or no."
+                ));
+                parts.push(format!("{}{title}***", self.candidate_cue()));
+            }
+        }
         parts.join("\n")
+    }
+
+    /// Where the part of a rendered (or chat-wrapped) prompt that names the candidate
+    /// starts: everything before it is the same for every candidate of one user and
+    /// history, so it can run once as a shared prefix. `None` if `text` is not a prompt
+    /// of this template.
+    pub fn candidate_start(&self, text: &str) -> Option<usize> {
+        let marker = match self.layout {
+            PromptLayout::Rella => format!("\nBased on the {} ", self.domain.items),
+            PromptLayout::CandidateLast => format!("\n{}", self.candidate_cue()),
+        };
+        text.rfind(&marker).map(|at| at + 1)
+    }
+
+    /// The line that names the candidate in [`PromptLayout::CandidateLast`]: "Movie: ***".
+    fn candidate_cue(&self) -> String {
+        let item = self.domain.item;
+        let mut chars = item.chars();
+        let capital: String = chars
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default();
+        format!("{capital}{}: ***", chars.as_str())
     }
 
     /// Selects the history (last K or retrieved, then chronological), looks up the titles
@@ -248,6 +294,83 @@ mod tests {
             target_title: "GoldenEye (1995)".into(),
         };
         assert_eq!(RellaTemplate::MOVIELENS.render(&input), REFERENCE);
+    }
+
+    /// The candidate-last layout of the same input: the note and the question move before
+    /// the candidate, which ends the prompt alone.
+    const CANDIDATE_LAST: &str = "The user is a female. Her job is programmer. Her age is 25-34.\nThe user watched the following movies in order in the past, and rated them:\n['0. Toy Story (1995) (5 stars)', '1. Heat (1995) (4 stars)', \"2. Schindler's List (1993) (5 stars)\", '3. Misérables, Les (1995) (3 stars)', '4. Jumanji (1995) (2 stars)']\nNote that more stars the user rated the movie, the higher the user liked the movie.\nBased on the movies the user has watched, deduce if the user will like the movie below. You should ONLY tell me yes or no.\nMovie: ***GoldenEye (1995)***";
+
+    fn reference_input(target: &str) -> PromptInput {
+        PromptInput {
+            profile: Some(female_programmer()),
+            history: vec![
+                ("Toy Story (1995)".into(), 5),
+                ("Heat (1995)".into(), 4),
+                ("Schindler's List (1993)".into(), 5),
+                ("Misérables, Les (1995)".into(), 3),
+                ("Jumanji (1995)".into(), 2),
+            ],
+            target_title: target.into(),
+        }
+    }
+
+    #[test]
+    fn renders_the_candidate_last_layout_exactly() {
+        let template = RellaTemplate::MOVIELENS.with_layout(PromptLayout::CandidateLast);
+        assert_eq!(
+            template.render(&reference_input("GoldenEye (1995)")),
+            CANDIDATE_LAST
+        );
+    }
+
+    /// The shared prefix ends where the two candidates' prompts first differ in a part
+    /// that names the candidate; in the candidate-last layout that is the last line.
+    #[test]
+    fn the_candidate_starts_at_its_own_part_in_either_layout() {
+        for layout in PromptLayout::ALL {
+            let template = RellaTemplate::MOVIELENS.with_layout(layout);
+            let first = template.render(&reference_input("GoldenEye (1995)"));
+            let second = template.render(&reference_input("Heat (1995)"));
+            let at = template.candidate_start(&first).expect("marker");
+            assert_eq!(Some(at), template.candidate_start(&second), "{layout}");
+            assert_eq!(first[..at], second[..at], "{layout}");
+            assert!(first[..at].ends_with(']') || first[..at].ends_with('\n'));
+            let expected_start = match layout {
+                PromptLayout::Rella => {
+                    "Based on the movies the user has watched, deduce if the user will like the movie ***GoldenEye"
+                }
+                PromptLayout::CandidateLast => "Movie: ***GoldenEye (1995)***",
+            };
+            assert!(
+                first[at..].starts_with(expected_start),
+                "{layout}: {}",
+                &first[at..]
+            );
+        }
+        let books = RellaTemplate::BOOKS.with_layout(PromptLayout::CandidateLast);
+        let text = books.render(&PromptInput {
+            profile: None,
+            history: vec![("Dune".into(), 1)],
+            target_title: "Emma".into(),
+        });
+        let at = books.candidate_start(&text).expect("marker");
+        assert_eq!(&text[at..], "Book: ***Emma***");
+        assert_eq!(
+            RellaTemplate::MOVIELENS.candidate_start("no prompt here"),
+            None
+        );
+    }
+
+    #[test]
+    fn layout_names_round_trip_and_unknown_names_are_refused() {
+        for layout in PromptLayout::ALL {
+            assert_eq!(layout.as_str().parse::<PromptLayout>(), Ok(layout));
+            let json = serde_json::to_string(&layout).expect("json");
+            assert_eq!(json, format!("\"{}\"", layout.as_str()));
+        }
+        let error = "last".parse::<PromptLayout>().expect_err("unknown");
+        assert_eq!(error.name, "last");
+        assert_eq!(PromptLayout::default(), PromptLayout::Rella);
     }
 
     struct Titles;

@@ -93,16 +93,17 @@ impl Recommender {
     }
 
     /// Splits per-user prompts (same prefix, one per candidate) into the prefix's ids and
-    /// each prompt's remaining ids. The prefix ends with the line break after the history
-    /// list: everything after it names the candidate.
+    /// each prompt's remaining ids. The prefix ends with the line break before the first
+    /// part that names the candidate: after the history list in ReLLa's layout, before the
+    /// last line in the candidate-last one.
     pub(super) fn split_prefix(
         &self,
         texts: &[String],
     ) -> Result<(Vec<u32>, Vec<Vec<u32>>), RuntimeError> {
         let first = texts.first().ok_or(RuntimeError::PrefixSplit)?;
-        let cut = first
-            .rfind("\nBased on the ")
-            .map(|at| at + 1)
+        let cut = self
+            .rella
+            .candidate_start(first)
             .ok_or(RuntimeError::PrefixSplit)?;
         let prefix_ids = self.tokenizer.encode(&first[..cut])?;
         let suffixes = self

@@ -96,14 +96,14 @@ impl Recommender {
         let tokenizer = TextTokenizer::from_json_bytes(tokenizer_bytes, &path(file::TOKENIZER))?
             .with_special_token_ids(None, Some(manifest.prompt.pad_id))?;
         let chat: PromptTemplate = manifest.prompt.template.parse()?;
-        let rella = RellaTemplate::for_dataset(&manifest.prompt.dataset).ok_or_else(|| {
-            BundleError::Catalog {
+        let rella = RellaTemplate::for_dataset(&manifest.prompt.dataset)
+            .ok_or_else(|| BundleError::Catalog {
                 path: path(file::MANIFEST),
                 problem: CatalogProblem::Dataset {
                     dataset: manifest.prompt.dataset.clone(),
                 },
-            }
-        })?;
+            })?
+            .with_layout(manifest.prompt.layout);
         // Quantized matrices stay in the map on the CPU; dense f32 on a GPU (see `llm_model`).
         let llm = backend.run(|| bundle.llm_model(&backend.device, options.kernel))?;
         let crm_logit_weight = backend.run(|| bundle.plora().crm_logit_weight_value());

@@ -19,6 +19,7 @@
 #        PYTHON (the peers' venv python, scripts/bench/peers/setup-venv.sh),
 #        BIN (folder of reclora-bench and reclora-train), OUT (results folder),
 #        ROUNDS (2), REQUESTS (2), WARMUP (1), CANDIDATES (50), USERS (20), THREADS (2),
+#        LAYOUT (the small run's prompt layout: rella or candidate-last; default rella),
 #        REPORT (docs/perf.md; "-" prints only).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -35,6 +36,7 @@ gguf="${GGUF:-$root/assets/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf}"
 out="${OUT:-$root/runs/bench-tool/results}"
 rounds="${ROUNDS:-2}"; requests="${REQUESTS:-2}"; warmup="${WARMUP:-1}"
 candidates="${CANDIDATES:-50}"; users="${USERS:-20}"; threads="${THREADS:-2}"
+layout="${LAYOUT:-rella}"
 report="${REPORT:-$root/docs/perf.md}"
 models="$out/models"
 mkdir -p "$out" "$models"
@@ -45,7 +47,7 @@ if [ ! -f "$run/adapter.bpk" ]; then
   log "fine-tuning a small reclora run into $run"
   "$bin/reclora-train" finetune --model "$gguf" --data "$data" --crm "$crm" --items "$items" \
     --mode reclora --train-size 64 --micro-batch 4 --grad-accum 4 --epochs 1 --seed 42 \
-    --out "$run"
+    --layout "$layout" --out "$run"
 fi
 for quant in q8 q4; do
   bundle="$q8"; [ "$quant" = q4 ] && bundle="$q4"
@@ -116,5 +118,5 @@ done
 
 target=(); [ "$report" != "-" ] && target=(--out "$report")
 "$bin/reclora-bench" report "$out"/r*-*.json "$out"/zero-*.json "$out"/check-*.json "${target[@]}" \
-  --command "scripts/bench/peers/run-all.sh  # ROUNDS=$rounds REQUESTS=$requests WARMUP=$warmup CANDIDATES=$candidates THREADS=$threads"
+  --command "scripts/bench/peers/run-all.sh  # LAYOUT=$layout ROUNDS=$rounds REQUESTS=$requests WARMUP=$warmup CANDIDATES=$candidates THREADS=$threads"
 log "done in $(( $(date +%s) - started )) s"

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use reclora_core::prompt::{
-    Gender, HistoryEvent, HistoryRetriever, HistorySelection, ItemTitles, Profile, RellaTemplate,
+    Gender, HistoryEvent, HistoryRetriever, HistorySelection, ItemTitles, Profile, PromptLayout,
+    RellaTemplate,
 };
 
 use super::features::Field;
@@ -332,12 +333,24 @@ impl PreparedDataset {
         selection: HistorySelection,
         retriever: Option<&dyn HistoryRetriever>,
     ) -> Result<String, DataError> {
+        self.prompt_in(PromptLayout::Rella, split, index, selection, retriever)
+    }
+
+    /// [`Self::prompt`] with its parts in `layout`.
+    pub fn prompt_in(
+        &self,
+        layout: PromptLayout,
+        split: Split,
+        index: usize,
+        selection: HistorySelection,
+        retriever: Option<&dyn HistoryRetriever>,
+    ) -> Result<String, DataError> {
         let sample = self.sample(split, index)?;
         let history = self.full_history(split, index)?;
         let profile = self
             .user_profile(sample.user)
             .map(|p| p.to_prompt_profile());
-        Ok(self.prompt_template().build(
+        Ok(self.prompt_template().with_layout(layout).build(
             profile,
             &history,
             sample.item,

@@ -97,7 +97,7 @@ pub fn export_bundle(
 
     let device = Device::flex();
     let (weights, llm_config, tokenizer) = LanguageModel::open_source(&config.model)?;
-    let encoder = PromptEncoder::new(&tokenizer, config.template)?;
+    let encoder = PromptEncoder::new(&tokenizer, config.template)?.with_layout(config.layout);
     let answers = encoder.answers();
     let crm = FrozenCrm::load(&crm_dir, &device)?;
     let plora = plora_config.load(&llm_config, &folder.adapter(), &device)?;
@@ -155,6 +155,7 @@ pub fn export_bundle(
             prompt: PromptSpec {
                 dataset: dataset.clone(),
                 template: config.template.as_str().to_owned(),
+                layout: config.layout,
                 history_k: config.history_k,
                 answer_ids: [answers.yes, answers.no],
                 pad_id: encoder.pad_id(),

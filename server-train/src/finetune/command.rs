@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use burn::module::Module;
 use reclora_core::plora::{MixtureForm, ProjectionKind};
+use reclora_core::prompt::PromptLayout;
 use reclora_core::tokenizer::PromptTemplate;
 use reclora_core::{BackendKind, LanguageModel};
 
@@ -50,6 +51,10 @@ pub struct FinetuneArgs {
     /// Prompt template (chatml or plain).
     #[arg(long, default_value = "chatml", value_parser = parse_template)]
     pub template: PromptTemplate,
+    /// Where the prompt names the candidate: rella (ReLLa's order) or candidate-last
+    /// (the title on the last line, so a slate shares everything before it).
+    #[arg(long, default_value = "rella")]
+    pub layout: PromptLayout,
     /// K: earlier interactions shown in each prompt.
     #[arg(long, default_value_t = 10)]
     pub history_k: usize,
@@ -222,6 +227,7 @@ impl FinetuneArgs {
             crm: self.crm.clone(),
             items: self.items.clone(),
             template: self.template,
+            layout: self.layout,
             history_k: self.history_k,
             plora: options.adapter_for(self.mode, crm_dim),
             epochs: self.epochs,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use reclora_core::PloraConfig;
-use reclora_core::prompt::HistorySelection;
+use reclora_core::prompt::{HistorySelection, PromptLayout};
 use reclora_core::tokenizer::PromptTemplate;
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +135,9 @@ pub struct FinetuneConfig {
     pub items: Option<PathBuf>,
     /// How prompts are wrapped; the answer words follow from it.
     pub template: PromptTemplate,
+    /// Where the prompt names the candidate (runs before the option: ReLLa's order).
+    #[serde(default)]
+    pub layout: PromptLayout,
     /// K: earlier interactions shown in a prompt.
     pub history_k: usize,
     /// Adapter sizes; `None` for zero-shot.
@@ -185,6 +188,7 @@ impl FinetuneConfig {
             crm: None,
             items: None,
             template: PromptTemplate::ChatMl,
+            layout: PromptLayout::Rella,
             history_k: 10,
             plora: None,
             epochs: 1,

@@ -1,7 +1,7 @@
 //! From samples to token ids: the ReLLa prompt wrapped by the chat template, and the
 //! supervised continuation (the answer word, then the end-of-turn token).
 
-use reclora_core::prompt::{HistoryRetriever, HistorySelection};
+use reclora_core::prompt::{HistoryRetriever, HistorySelection, PromptLayout};
 use reclora_core::tokenizer::{PromptTemplate, TextTokenizer};
 
 use super::error::FinetuneError;
@@ -60,6 +60,7 @@ impl SupervisedRow {
 pub struct PromptEncoder<'a> {
     tokenizer: &'a TextTokenizer,
     template: PromptTemplate,
+    layout: PromptLayout,
     answers: AnswerTokens,
 }
 
@@ -80,8 +81,14 @@ impl<'a> PromptEncoder<'a> {
         Ok(Self {
             tokenizer,
             template,
+            layout: PromptLayout::Rella,
             answers: AnswerTokens { yes, no, end },
         })
+    }
+
+    /// The same encoder with the candidate placed by `layout`.
+    pub fn with_layout(self, layout: PromptLayout) -> Self {
+        Self { layout, ..self }
     }
 
     /// The answer and end ids.
@@ -106,7 +113,7 @@ impl<'a> PromptEncoder<'a> {
         let texts = indices
             .iter()
             .map(|&index| {
-                let prompt = data.prompt(split, index, selection, retriever)?;
+                let prompt = data.prompt_in(self.layout, split, index, selection, retriever)?;
                 Ok(self.template.render(&prompt))
             })
             .collect::<Result<Vec<_>, FinetuneError>>()?;

@@ -259,7 +259,7 @@ pub fn evaluate(
         .filter(|r| !log.done().contains_key(r))
         .collect();
 
-    let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?;
+    let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?.with_layout(config.layout);
     let answers = encoder.answers();
     let selection = mode.history(config.history_k);
     let device = inputs.llm.device();

@@ -143,7 +143,7 @@ pub fn run_prompts(args: PromptsArgs) -> Result<(), CliError> {
         _ => None,
     };
     let tokenizer = LanguageModel::load_tokenizer(&config.model)?;
-    let encoder = PromptEncoder::new(&tokenizer, config.template)?;
+    let encoder = PromptEncoder::new(&tokenizer, config.template)?.with_layout(config.layout);
     let dump = dump_prompts(
         &config,
         &data,

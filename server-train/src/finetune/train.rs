@@ -194,7 +194,7 @@ pub fn finetune(
         }
         tracing::info!(steps_done = state.steps_done, "resumed");
     }
-    let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?;
+    let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?.with_layout(config.layout);
     let source = RowSource {
         data: inputs.data,
         encoder: &encoder,

@@ -13,6 +13,7 @@ use reclora_core::bundle::{
     QuantScheme, load_module, serialize_llm, serialize_module,
 };
 use reclora_core::llm::SeededWeights;
+use reclora_core::prompt::PromptLayout;
 use reclora_core_fuzz::{AlignedBytes, QUANTS, Selector, din_config, llm_config, plora_config};
 
 fn main() {
@@ -117,6 +118,7 @@ fn main() {
         prompt: PromptSpec {
             dataset: "ml-1m".into(),
             template: "chatml".into(),
+            layout: PromptLayout::Rella,
             history_k: 10,
             answer_ids: [7, 8],
             pad_id: 2,
@@ -134,7 +136,7 @@ fn main() {
     let manifests = [
         (
             "future_version",
-            variant(&|v| v["format_version"] = 3.into()),
+            variant(&|v| v["format_version"] = (BUNDLE_FORMAT_VERSION + 1).into()),
         ),
         ("zero_version", variant(&|v| v["format_version"] = 0.into())),
         (

@@ -19,6 +19,7 @@ use crate::crm::{Din, DinConfig};
 use crate::llm::{LlamaConfig, SeededWeights};
 use crate::plora::tests::helpers::random_values;
 use crate::plora::{Plora, PloraConfig};
+use crate::prompt::PromptLayout;
 use crate::tokenizer::{BYTE_LEVEL_VOCAB, PromptTemplate, byte_level_tokenizer};
 
 pub const LLM_SEED: u64 = 17;
@@ -188,6 +189,17 @@ pub fn write_bundle_with(
     quant: QuantScheme,
     edit: impl FnOnce(&Path),
 ) {
+    write_bundle_laid_out(dir, sources, quant, PromptLayout::Rella, edit);
+}
+
+/// [`write_bundle_with`] for prompts in `layout`.
+pub fn write_bundle_laid_out(
+    dir: &Path,
+    sources: &Sources,
+    quant: QuantScheme,
+    layout: PromptLayout,
+    edit: impl FnOnce(&Path),
+) {
     std::fs::create_dir_all(dir).expect("bundle dir");
     let config = llm_config();
     let tokenizer = byte_level_tokenizer().expect("tokenizer");
@@ -238,6 +250,7 @@ pub fn write_bundle_with(
         prompt: PromptSpec {
             dataset: "ml-1m".into(),
             template: "chatml".into(),
+            layout,
             history_k: HISTORY_K,
             answer_ids: [yes, no],
             pad_id: tokenizer.eos_token_id().expect("eos"),

@@ -10,8 +10,8 @@ use crate::history::{Feedback, StoredEvent, UserProfile};
 use crate::llm::{LlamaModel, ProjectionAdapter, SeededWeights};
 use crate::plora::LoraContext;
 use crate::prompt::{
-    Gender, HistoryEvent, HistorySelection, ItemTitles, Profile, PromptInput, RellaTemplate,
-    SemanticRetriever, select_history,
+    Gender, HistoryEvent, HistorySelection, ItemTitles, Profile, PromptInput, PromptLayout,
+    RellaTemplate, SemanticRetriever, select_history,
 };
 use crate::runtime::UserSnapshot;
 use crate::tokenizer::{PromptTemplate, TextTokenizer, byte_level_tokenizer};
@@ -123,6 +123,7 @@ pub struct Reference {
     retriever: SemanticRetriever,
     titles: Titles,
     device: Device,
+    template: RellaTemplate,
 }
 
 impl Reference {
@@ -137,6 +138,15 @@ impl Reference {
                 .expect("retriever"),
             titles: Titles(titles()),
             device: device.clone(),
+            template: RellaTemplate::MOVIELENS,
+        }
+    }
+
+    /// The same reference on prompts in `layout`.
+    pub fn in_layout(self, layout: PromptLayout) -> Self {
+        Self {
+            template: self.template.with_layout(layout),
+            ..self
         }
     }
 
@@ -226,7 +236,8 @@ impl Reference {
     pub fn per_sample(&self, sources: &Sources, user: &TestUser, target: u32) -> f32 {
         let history = Self::history(user);
         let r_c = self.r_c(sources, user, target, &history);
-        let prompt = RellaTemplate::MOVIELENS
+        let prompt = self
+            .template
             .build(
                 Some(user.profile.clone()),
                 &history,
@@ -270,6 +281,6 @@ impl Reference {
                 .expect("title")
                 .to_owned(),
         };
-        self.p_yes(sources, &r_user, &RellaTemplate::MOVIELENS.render(&input))
+        self.p_yes(sources, &r_user, &self.template.render(&input))
     }
 }

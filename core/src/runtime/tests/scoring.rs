@@ -2,10 +2,11 @@
 
 use burn::tensor::Device;
 
-use super::fixture::{Sources, write_bundle};
+use super::fixture::{Sources, write_bundle, write_bundle_laid_out};
 use super::reference::{Reference, TestUser, user_a, user_b};
 use crate::bundle::QuantScheme;
 use crate::history::{Feedback, FsyncPolicy, HistoryOptions, StoredEvent};
+use crate::prompt::PromptLayout;
 use crate::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
 use reclora_test_support::TempDir;
 
@@ -40,13 +41,14 @@ fn expected(reference: &Reference, sources: &Sources, user: &TestUser, per_user:
         .collect()
 }
 
-/// One body, every backend: an f32 bundle reproduces the reference in both gate modes.
-fn bundle_matches_reference(backend: Backend, tolerance: f32) {
+/// One body, every backend and layout: an f32 bundle reproduces the reference in both
+/// gate modes.
+fn bundle_matches_reference(backend: Backend, tolerance: f32, layout: PromptLayout) {
     let dir = TempDir::new("runtime-f32");
     let cpu = Device::flex();
     let sources = super::fixture::sources(&cpu);
-    write_bundle(dir.path(), &sources, QuantScheme::F32);
-    let reference = Reference::new(&cpu);
+    write_bundle_laid_out(dir.path(), &sources, QuantScheme::F32, layout, |_| {});
+    let reference = Reference::new(&cpu).in_layout(layout);
     for (mode, per_user) in [(GateMode::PerSample, false), (GateMode::PerUser, true)] {
         let recommender =
             Recommender::open_bundle(dir.path(), options(backend, mode)).expect("opens");
@@ -59,7 +61,7 @@ fn bundle_matches_reference(backend: Backend, tolerance: f32) {
                 .score_user(&user.snapshot, &CANDIDATES)
                 .expect("scores");
             let diff = max_diff(&got, &want);
-            eprintln!("{backend:?} {mode:?}: max |Δ| {diff:.2e} over {want:?}");
+            eprintln!("{backend:?} {mode:?} {layout}: max |Δ| {diff:.2e} over {want:?}");
             assert!(diff <= tolerance, "{mode:?}: {got:?} vs {want:?}");
             // The adapter and the history matter: scores are not all equal.
             assert!(want.iter().any(|&p| (p - want[0]).abs() > 1e-4), "{want:?}");
@@ -69,14 +71,25 @@ fn bundle_matches_reference(backend: Backend, tolerance: f32) {
 
 #[test]
 fn cpu_bundle_matches_the_training_time_pipeline() {
-    bundle_matches_reference(Backend::Cpu { threads: 2 }, 2e-5);
+    bundle_matches_reference(Backend::Cpu { threads: 2 }, 2e-5, PromptLayout::Rella);
+}
+
+/// The candidate-last layout: per-user scoring runs only the title and the chat tail per
+/// candidate, and still equals one full forward of each prompt.
+#[test]
+fn cpu_candidate_last_bundle_matches_the_training_time_pipeline() {
+    bundle_matches_reference(
+        Backend::Cpu { threads: 2 },
+        2e-5,
+        PromptLayout::CandidateLast,
+    );
 }
 
 /// lavapipe (software Vulkan) in CI; f32 kernels in another summation order.
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_bundle_matches_the_training_time_pipeline() {
-    bundle_matches_reference(Backend::Wgpu, 1e-3);
+    bundle_matches_reference(Backend::Wgpu, 1e-3, PromptLayout::Rella);
 }
 
 /// Quantized LLM matrices stay within the acceptance bound of the f32 pipeline.

@@ -1,5 +1,6 @@
 //! The prompt dump holds the micro-batches `finetune` trains on and the prompts `eval` scores.
 
+use reclora_core::prompt::{HistorySelection, PromptLayout};
 use reclora_core::tokenizer::PromptTemplate;
 
 use super::fixture::{EarliestRetriever, TempDir, byte_tokenizer, synthetic_dataset, tiny_config};
@@ -69,5 +70,42 @@ fn the_dump_repeats_the_runs_micro_batches_and_test_prompts() {
             test.label,
             data.sample(Split::Test, test.row).expect("row").label
         );
+    }
+}
+
+/// `--layout candidate-last` moves the note and the question before the candidate: the
+/// same profile and history, the title alone on the last line before the chat tail.
+#[test]
+fn the_candidate_last_layout_ends_every_prompt_with_its_title() {
+    let root = TempDir::new("prompts-layout");
+    let data = synthetic_dataset(&root);
+    let tokenizer = byte_tokenizer();
+    let rella = PromptEncoder::new(&tokenizer, PromptTemplate::ChatMl).expect("encoder");
+    let last = rella.clone().with_layout(PromptLayout::CandidateLast);
+    let selection = HistorySelection::LastK(3);
+    let rows: Vec<usize> = (0..4).collect();
+    let decode = |ids: &[u32]| tokenizer.decode(ids).expect("text");
+    let rella_ids = rella
+        .prompts(&data, Split::Train, &rows, selection, None)
+        .expect("rella");
+    let last_ids = last
+        .prompts(&data, Split::Train, &rows, selection, None)
+        .expect("candidate-last");
+    for ((&row, rella_ids), last_ids) in rows.iter().zip(&rella_ids).zip(&last_ids) {
+        let item = data.sample(Split::Train, row).expect("row").item;
+        let (title, _) = data.item_text(item).expect("title");
+        let (rella_text, last_text) = (decode(rella_ids), decode(last_ids));
+        let tail = format!("\nMovie: ***{title}***<|im_end|>\n<|im_start|>assistant\n");
+        assert!(last_text.ends_with(&tail), "{last_text}");
+        let history = |text: &str| {
+            text.lines()
+                .find(|line| line.starts_with("['0."))
+                .map(str::to_owned)
+        };
+        assert_eq!(history(&rella_text), history(&last_text));
+        assert!(history(&last_text).is_some());
+        // Only the order moved: "below. " and "Movie: " are new, the "." after the title
+        // went; the line breaks stay two.
+        assert_eq!(rella_text.len() + 7 + 7 - 1, last_text.len());
     }
 }
