@@ -9,7 +9,7 @@ use reclora_core::prompt::PromptLayout;
 use reclora_core::tokenizer::PromptTemplate;
 use reclora_core::{BackendKind, LanguageModel};
 
-use super::config::{FinetuneConfig, FinetuneMode, PloraOptions, TrainLoss, WarmStart};
+use super::config::{FinetuneConfig, FinetuneMode, GateMode, PloraOptions, TrainLoss, WarmStart};
 use super::error::FinetuneError;
 use super::eval::{EvalInputs, EvalOptions, EvalRows, RowSelection, evaluate};
 use super::files::{RunFolder, TrainState, read_json};
@@ -58,6 +58,11 @@ pub struct FinetuneArgs {
     /// K: earlier interactions shown in each prompt.
     #[arg(long, default_value_t = 10)]
     pub history_k: usize,
+    /// What the gates read (reclora): per-sample (the paper's R_c of each candidate) or
+    /// per-user (one target-free user representation and the last K interactions, as the
+    /// on-device per-user mode scores).
+    #[arg(long, value_enum, default_value = "per-sample")]
+    pub gate_mode: GateMode,
     /// N_m meta-LoRAs per projection (reclora).
     #[arg(long, default_value_t = 16)]
     pub num_meta: usize,
@@ -229,6 +234,7 @@ impl FinetuneArgs {
             template: self.template,
             layout: self.layout,
             history_k: self.history_k,
+            gate_mode: self.gate_mode,
             plora: options.adapter_for(self.mode, crm_dim),
             epochs: self.epochs,
             learning_rate: self.lr,

@@ -104,6 +104,40 @@ impl TrainLoss {
     }
 }
 
+/// What the gates read, in training and evaluation alike.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateMode {
+    /// The paper's: R_c of each (user, candidate) sample, and the mode's history.
+    #[default]
+    PerSample,
+    /// The on-device per-user mode's: the mean R_c over the user's last
+    /// [`PSEUDO_TARGETS`](reclora_core::runtime::PSEUDO_TARGETS) interactions, each the
+    /// target of the events before it (no candidate), and the last K interactions in the
+    /// prompt, so one slate shares one gate and one prompt prefix.
+    PerUser,
+}
+
+impl GateMode {
+    /// The name used on the command line and in `config.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerSample => "per-sample",
+            Self::PerUser => "per-user",
+        }
+    }
+
+    /// The on-device runtime's mode of the same name.
+    pub fn runtime(self) -> reclora_core::runtime::GateMode {
+        match self {
+            Self::PerSample => reclora_core::runtime::GateMode::PerSample,
+            Self::PerUser => reclora_core::runtime::GateMode::PerUser,
+        }
+    }
+}
+
 /// Start PLoRA from a trained static LoRA: its A and B copied into every meta-LoRA, plus
 /// Gaussian noise of std `noise` × the RMS of each copied matrix, so that the experts
 /// differ and the gates get a gradient from the first step.
@@ -140,6 +174,9 @@ pub struct FinetuneConfig {
     pub layout: PromptLayout,
     /// K: earlier interactions shown in a prompt.
     pub history_k: usize,
+    /// What the gates read (runs before the option: per sample).
+    #[serde(default)]
+    pub gate_mode: GateMode,
     /// Adapter sizes; `None` for zero-shot.
     pub plora: Option<PloraConfig>,
     /// Passes over the few-shot subset.
@@ -190,6 +227,7 @@ impl FinetuneConfig {
             template: PromptTemplate::ChatMl,
             layout: PromptLayout::Rella,
             history_k: 10,
+            gate_mode: GateMode::PerSample,
             plora: None,
             epochs: 1,
             learning_rate: 1e-3,
@@ -205,6 +243,15 @@ impl FinetuneConfig {
             seed: 42,
             checkpoint_every: 8,
             crm_history_len: 60,
+        }
+    }
+
+    /// Which `history_k` earlier interactions the prompts show: the mode's, except that
+    /// per-user gates show the last K (the prefix every candidate of a slate shares).
+    pub fn history_selection(&self) -> HistorySelection {
+        match self.gate_mode {
+            GateMode::PerSample => self.mode.history(self.history_k),
+            GateMode::PerUser => HistorySelection::LastK(self.history_k),
         }
     }
 
@@ -244,6 +291,12 @@ impl FinetuneConfig {
         if self.gate_learning_rate.is_some() && !gated {
             return Err(FinetuneError::NoGates {
                 option: "--gate-lr",
+                mode: self.mode,
+            });
+        }
+        if self.gate_mode == GateMode::PerUser && !gated {
+            return Err(FinetuneError::NoGates {
+                option: "--gate-mode per-user",
                 mode: self.mode,
             });
         }

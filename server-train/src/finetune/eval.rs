@@ -261,7 +261,7 @@ pub fn evaluate(
 
     let encoder = PromptEncoder::new(inputs.tokenizer, config.template)?.with_layout(config.layout);
     let answers = encoder.answers();
-    let selection = mode.history(config.history_k);
+    let selection = config.history_selection();
     let device = inputs.llm.device();
     let count = requested.len();
     let progress = progress_bar(options.progress, count, count - pending.len());
@@ -287,15 +287,17 @@ pub fn evaluate(
             let rows: Vec<usize> = batch.iter().map(|(row, _)| *row).collect();
             let ids: Vec<Vec<u32>> = batch.iter().map(|(_, ids)| ids.clone()).collect();
             let (r_c, crm_logits) = match inputs.crm.filter(|_| gated) {
-                Some(crm) if fused.is_some() => {
-                    let (r_c, logits) =
-                        crm.representations_and_logits(data, split, &rows, &device)?;
-                    (Some(r_c), Some(host_values(logits)?))
+                Some(crm) => {
+                    let (r_c, logits) = crm.gate_inputs(
+                        data,
+                        split,
+                        &rows,
+                        config.gate_mode,
+                        fused.is_some(),
+                        &device,
+                    )?;
+                    (Some(r_c), logits.map(host_values).transpose()?)
                 }
-                Some(crm) => (
-                    Some(crm.representations(data, split, &rows, &device)?),
-                    None,
-                ),
                 None => (None, None),
             };
             let context = inputs

@@ -7,6 +7,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use reclora_core::crm::{Din, DinConfig};
 
+use reclora_core::runtime::PSEUDO_TARGETS;
+
+use super::config::GateMode;
 use super::error::FinetuneError;
 use super::files::read_json;
 use crate::crm::to_din_input;
@@ -123,6 +126,85 @@ impl FrozenCrm {
         Ok((
             Tensor::from_data(r_c, target),
             Tensor::from_data(logit, target),
+        ))
+    }
+
+    /// The gates' input of samples `indices` of `split` as `gate_mode` reads it, and,
+    /// with `with_logits`, DIN's click logit of each sample itself (target-aware whatever
+    /// the gate mode), all copied to `target` as constants.
+    ///
+    /// # Shapes
+    /// - returns `([indices.len(), representation_dim], [indices.len()])`
+    pub fn gate_inputs(
+        &self,
+        data: &PreparedDataset,
+        split: Split,
+        indices: &[usize],
+        gate_mode: GateMode,
+        with_logits: bool,
+        target: &Device,
+    ) -> Result<(Tensor<2>, Option<Tensor<1>>), FinetuneError> {
+        match (gate_mode, with_logits) {
+            (GateMode::PerSample, false) => {
+                Ok((self.representations(data, split, indices, target)?, None))
+            }
+            (GateMode::PerSample, true) => {
+                let (r_c, logits) =
+                    self.representations_and_logits(data, split, indices, target)?;
+                Ok((r_c, Some(logits)))
+            }
+            (GateMode::PerUser, _) => {
+                let r_user = self.user_representations(data, split, indices, target)?;
+                let logits = if with_logits {
+                    Some(
+                        self.representations_and_logits(data, split, indices, target)?
+                            .1,
+                    )
+                } else {
+                    None
+                };
+                Ok((r_user, logits))
+            }
+        }
+    }
+
+    /// The per-user gate input of samples `indices` of `split`: for each, the mean R_c of
+    /// its user's last [`PSEUDO_TARGETS`] interactions before it, each taken as the target
+    /// of the events before it (no candidate); a sample without past uses its own R_c.
+    /// The on-device `GateMode::PerUser` computes the same from the phone's history.
+    ///
+    /// # Shapes
+    /// - returns `[indices.len(), representation_dim]`
+    pub fn user_representations(
+        &self,
+        data: &PreparedDataset,
+        split: Split,
+        indices: &[usize],
+        target: &Device,
+    ) -> Result<Tensor<2>, FinetuneError> {
+        let (batch, counts) =
+            data.pseudo_target_batch(split, indices, self.history_len, PSEUDO_TARGETS)?;
+        let r_c = self
+            .din
+            .forward_representation(&to_din_input(&batch, &self.device));
+        let dim = self.representation_dim();
+        let values = r_c
+            .try_into_data()
+            .map_err(|_| FinetuneError::Readback)?
+            .try_into_vec::<f32>()
+            .map_err(|_| FinetuneError::Readback)?;
+        let mut means = Vec::with_capacity(indices.len() * dim);
+        let mut rows = values.chunks_exact(dim);
+        for &count in &counts {
+            let mut sum = vec![0.0f32; dim];
+            for row in rows.by_ref().take(count) {
+                sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            means.extend(sum.into_iter().map(|s| s / count as f32));
+        }
+        Ok(Tensor::from_data(
+            burn::tensor::TensorData::new(means, [indices.len(), dim]),
+            target,
         ))
     }
 }

@@ -34,7 +34,7 @@ pub mod train;
 pub mod warm_start;
 
 pub use command::{EvalArgs, FinetuneArgs, run_eval, run_finetune};
-pub use config::{FinetuneConfig, FinetuneMode, PloraOptions, TrainLoss, WarmStart};
+pub use config::{FinetuneConfig, FinetuneMode, GateMode, PloraOptions, TrainLoss, WarmStart};
 pub use error::FinetuneError;
 pub use eval::{
     EvalInputs, EvalOptions, EvalRows, EvalSummary, LlmMetrics, RowSelection, ValidMetrics,

@@ -81,7 +81,7 @@ pub fn dump_prompts(
     steps: usize,
     test_rows: usize,
 ) -> Result<PromptDump, FinetuneError> {
-    let selection = config.mode.history(config.history_k);
+    let selection = config.history_selection();
     let source = RowSource {
         data,
         encoder,
@@ -89,6 +89,7 @@ pub fn dump_prompts(
         retriever,
         crm: None,
         crm_logits: false,
+        gate_mode: config.gate_mode,
     };
     let mut plan = StepPlan::new(config, data.split_len(Split::Train))?;
     let mut step_batches = Vec::new();

@@ -7,6 +7,7 @@ use reclora_core::llm::LlamaModel;
 use reclora_core::plora::Plora;
 use reclora_core::prompt::{HistoryRetriever, HistorySelection};
 
+use super::config::GateMode;
 use super::config::TrainLoss;
 use super::encode::{AnswerTokens, PromptEncoder, SupervisedRow};
 use super::error::FinetuneError;
@@ -40,6 +41,8 @@ pub struct RowSource<'a> {
     pub crm: Option<&'a FrozenCrm>,
     /// Whether micro-batches also carry DIN's click logits (`reclora-fused`).
     pub crm_logits: bool,
+    /// What the gates read.
+    pub gate_mode: GateMode,
 }
 
 impl std::fmt::Debug for RowSource<'_> {
@@ -68,24 +71,17 @@ impl RowSource<'_> {
             .map(|chunk| {
                 let chunk_indices: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
                 let (r_c, crm_logits) = match self.crm {
-                    Some(crm) if self.crm_logits => {
-                        let (r_c, logits) = crm.representations_and_logits(
+                    Some(crm) => {
+                        let (r_c, logits) = crm.gate_inputs(
                             self.data,
                             Split::Train,
                             &chunk_indices,
+                            self.gate_mode,
+                            self.crm_logits,
                             device,
                         )?;
-                        (Some(r_c), Some(logits))
+                        (Some(r_c), logits)
                     }
-                    Some(crm) => (
-                        Some(crm.representations(
-                            self.data,
-                            Split::Train,
-                            &chunk_indices,
-                            device,
-                        )?),
-                        None,
-                    ),
                     None => (None, None),
                 };
                 Ok(MicroBatch {

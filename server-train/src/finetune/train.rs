@@ -198,10 +198,11 @@ pub fn finetune(
     let source = RowSource {
         data: inputs.data,
         encoder: &encoder,
-        selection: config.mode.history(config.history_k),
+        selection: config.history_selection(),
         retriever: inputs.retriever,
         crm: inputs.crm.filter(|_| adapter_config.is_gated()),
         crm_logits: config.mode.fuses_crm_logit(),
+        gate_mode: config.gate_mode,
     };
     let encoding = StepEncoding {
         loss: config.loss,

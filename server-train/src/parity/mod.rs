@@ -104,14 +104,8 @@ pub struct ParityArgs {
     pub out: Option<PathBuf>,
 }
 
-/// `--gate-mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GateModeArg {
-    /// The paper's per-sample gates.
-    PerSample,
-    /// One gate per user, shared prompt prefix.
-    PerUser,
-}
+/// `--gate-mode`: the same two modes as `finetune --gate-mode`.
+pub use crate::finetune::GateMode as GateModeArg;
 
 /// What `parity` measured.
 #[derive(Debug, Clone, Serialize)]

@@ -9,7 +9,7 @@ use reclora_core::LanguageModel;
 use reclora_core::bundle::QuantScheme;
 use reclora_core::bundle::llm_tensors;
 use reclora_core::llm::{LlamaConfig, SeededWeights, WeightSource};
-use reclora_core::prompt::HistoryRetriever;
+use reclora_core::prompt::{HistoryRetriever, PromptLayout};
 use reclora_core::rng::SplitMix64;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
@@ -128,10 +128,16 @@ fn bundles_of_a_tiny_run_reproduce_its_server_scores() {
         llm_config: &llm_config,
         retriever: retriever.as_ref(),
     };
-    // RecLoRA, and RecLoRA-fused, whose bundle also scores DIN's logit with the learned w.
+    // RecLoRA, and RecLoRA-fused, whose bundle also scores DIN's logit with the learned w;
+    // then RecLoRA-fused trained and scored with per-user gates on candidate-last prompts,
+    // which the runtime's per-user mode (its own user representation and shared prefix)
+    // must reproduce.
+    let per_sample = (GateModeArg::PerSample, PromptLayout::Rella);
     for mode in [FinetuneMode::Reclora, FinetuneMode::RecloraFused] {
-        bundle_reproduces_the_server(&setup, mode);
+        bundle_reproduces_the_server(&setup, mode, per_sample);
     }
+    let per_user = (GateModeArg::PerUser, PromptLayout::CandidateLast);
+    bundle_reproduces_the_server(&setup, FinetuneMode::RecloraFused, per_user);
 }
 
 /// What both modes' runs share.
@@ -145,7 +151,11 @@ struct Setup<'a> {
     retriever: &'a dyn HistoryRetriever,
 }
 
-fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
+fn bundle_reproduces_the_server(
+    setup: &Setup<'_>,
+    mode: FinetuneMode,
+    (gate_mode, layout): (GateModeArg, PromptLayout),
+) {
     let Setup {
         root,
         data,
@@ -172,9 +182,11 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
         micro_batch: 4,
         grad_accum: 1,
         learning_rate: 5e-2,
+        gate_mode,
+        layout,
         ..tiny_config(mode, crm.representation_dim())
     };
-    let run = root.join(mode.as_str());
+    let run = root.join(format!("{mode}-{}", gate_mode.as_str()));
     finetune(
         TrainInputs {
             data,
@@ -230,7 +242,7 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
 
     let rows = data.split_len(Split::Test);
     for (quant, bound) in [(QuantScheme::F32, 2e-5), (QuantScheme::Q8, 0.02)] {
-        let bundle = root.join(format!("bundle-{}-{quant:?}", mode.as_str()));
+        let bundle = root.join(format!("bundle-{mode}-{}-{quant:?}", gate_mode.as_str()));
         export_bundle(&run, quant, &bundle).expect("exports");
         let report = parity(&ParityArgs {
             run: run.clone(),
@@ -238,14 +250,18 @@ fn bundle_reproduces_the_server(setup: &Setup<'_>, mode: FinetuneMode) {
             test_rows: 1_000,
             wgpu: false,
             threads: 2,
-            gate_mode: GateModeArg::PerSample,
+            gate_mode,
             activations: ActivationsArg::Exact,
             out: None,
         })
         .expect("parity");
         eprintln!(
-            "parity {mode} {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
-            report.rows, report.max_abs_diff, report.auc_server, report.auc_bundle
+            "parity {mode} {} {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
+            gate_mode.as_str(),
+            report.rows,
+            report.max_abs_diff,
+            report.auc_server,
+            report.auc_bundle
         );
         assert_eq!(report.rows, rows);
         assert!(

@@ -59,6 +59,38 @@ fn ml25m_fixture_by_hand() {
     assert_eq!(b.history_item_ids, [3, 6, 7, 4, 9, 0]);
     assert_eq!(b.history_rating_ids, [31, 34, 25, 33, 30, 0]);
     assert_eq!(b.labels, [1.0]);
+    // Per-user gate rows of S0 (user 2, position 5), 4 pseudo-targets, history 3: the
+    // targets at positions 1..5 (1, 2, 5, 6), each with the (at most 3) events before it.
+    let (b, counts) = data
+        .pseudo_target_batch(Split::Train, &[0], 3, 4)
+        .expect("pseudo-targets of S0");
+    assert_eq!(counts, [4]);
+    assert_eq!(b.batch, 4);
+    let user_item_title: Vec<&[i64]> = b.field_ids.chunks(4).map(|row| &row[..3]).collect();
+    assert_eq!(
+        user_item_title,
+        [[0, 6, 14], [0, 7, 15], [0, 4, 12], [0, 9, 17]]
+    );
+    assert_eq!(b.history_item_ids, [3, 0, 0, 3, 6, 0, 3, 6, 7, 6, 7, 4]);
+    assert_eq!(
+        b.history_rating_ids,
+        [31, 0, 0, 31, 34, 0, 31, 34, 25, 34, 25, 33]
+    );
+    assert_eq!(
+        b.history_mask,
+        [1., 0., 0., 1., 1., 0., 1., 1., 1., 1., 1., 1.]
+    );
+    assert_eq!(b.labels, [0.0; 4]);
+    // More pseudo-targets than past events: all five, from position 0 (no history).
+    let (b, counts) = data
+        .pseudo_target_batch(Split::Test, &[0], 5, 8)
+        .expect("pseudo-targets of S1");
+    assert_eq!(counts, [5]);
+    assert_eq!(b.history_mask[..5], [0.0; 5]);
+    assert_eq!(
+        b.field_ids.chunks(4).map(|row| row[1]).collect::<Vec<_>>(),
+        [6, 7, 3, 8, 10]
+    );
     let b = data.din_batch(Split::Test, &[0], 5).expect("S1");
     assert_eq!(b.field_ids, [2, 9, 17, 24]);
     // 1 (4.0 → 8), 2 (2.5 → 5), 11 (1.0 → 2), 3112 (5.0 → 10), 10 (2.0 → 4).
