@@ -282,17 +282,7 @@ mod tests {
 
     #[test]
     fn renders_the_reference_prompt_exactly() {
-        let input = PromptInput {
-            profile: Some(female_programmer()),
-            history: vec![
-                ("Toy Story (1995)".into(), 5),
-                ("Heat (1995)".into(), 4),
-                ("Schindler's List (1993)".into(), 5),
-                ("Misérables, Les (1995)".into(), 3),
-                ("Jumanji (1995)".into(), 2),
-            ],
-            target_title: "GoldenEye (1995)".into(),
-        };
+        let input = reference_input("GoldenEye (1995)");
         assert_eq!(RellaTemplate::MOVIELENS.render(&input), REFERENCE);
     }
 

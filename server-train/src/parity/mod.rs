@@ -13,7 +13,7 @@ use std::time::Instant;
 
 pub use reclora_bench::cli::ActivationsArg;
 use reclora_core::bundle::FeaturesFile;
-use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
+use reclora_core::runtime::{Backend, Recommender, RecommenderOptions, RuntimeError};
 use serde::Serialize;
 
 pub use latency::{LatencyArgs, run_latency};
@@ -178,10 +178,7 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
                 threads: args.threads,
             }
         },
-        gate_mode: match args.gate_mode {
-            GateModeArg::PerSample => GateMode::PerSample,
-            GateModeArg::PerUser => GateMode::PerUser,
-        },
+        gate_mode: args.gate_mode.runtime(),
         kernel: args.activations.into(),
         ..RecommenderOptions::default()
     };

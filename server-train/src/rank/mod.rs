@@ -13,7 +13,7 @@ use std::time::Instant;
 use comfy_table::Table;
 use comfy_table::presets::ASCII_MARKDOWN;
 use reclora_bench::cli::ActivationsArg;
-use reclora_core::runtime::{Backend, GateMode, Recommender, RecommenderOptions, RuntimeError};
+use reclora_core::runtime::{Backend, Recommender, RecommenderOptions, RuntimeError};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{PreparedDataset, Split};
@@ -200,10 +200,7 @@ pub fn rank(args: &RankArgs) -> Result<RankedSlate, RankError> {
         backend: Backend::Cpu {
             threads: args.threads,
         },
-        gate_mode: match args.gate_mode {
-            GateModeArg::PerSample => GateMode::PerSample,
-            GateModeArg::PerUser => GateMode::PerUser,
-        },
+        gate_mode: args.gate_mode.runtime(),
         kernel: args.activations.into(),
         llm_rerank: args.llm_rerank,
         ..RecommenderOptions::default()
@@ -238,10 +235,7 @@ pub fn rank(args: &RankArgs) -> Result<RankedSlate, RankError> {
         user: user_raw,
         history_len: snapshot.events.len(),
         candidates: candidates.len(),
-        gate_mode: match args.gate_mode {
-            GateModeArg::PerSample => "per-sample".into(),
-            GateModeArg::PerUser => "per-user".into(),
-        },
+        gate_mode: args.gate_mode.as_str().into(),
         llm_rerank: args.llm_rerank,
         seconds,
         items,
