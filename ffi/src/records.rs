@@ -38,7 +38,7 @@ pub struct RecommenderOptions {
     /// CPU threads; 0 means one per core.
     #[uniffi(default = 0)]
     pub threads: i32,
-    /// Gate mode; unset: per sample.
+    /// Gate mode; unset: the mode the bundle's adapter was trained for.
     #[uniffi(default = None)]
     pub gate_mode: Option<GateMode>,
     /// Hash every bundle file against the manifest at open (slower; catches corruption
@@ -142,10 +142,10 @@ impl RecommenderOptions {
                 Backend::Cpu => CoreBackend::Cpu { threads },
                 Backend::Gpu => CoreBackend::Wgpu,
             },
-            gate_mode: match self.gate_mode.unwrap_or(GateMode::PerSample) {
+            gate_mode: self.gate_mode.map(|mode| match mode {
                 GateMode::PerSample => CoreGateMode::PerSample,
                 GateMode::PerUser => CoreGateMode::PerUser,
-            },
+            }),
             batch_size: at_least("batch_size", self.batch_size, 1)?,
             max_candidates: at_least("max_candidates", self.max_candidates, 1)?,
             verify_checksums: self.verify_checksums,

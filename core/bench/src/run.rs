@@ -57,7 +57,7 @@ impl RunPlan {
     pub fn options(&self) -> RecommenderOptions {
         RecommenderOptions {
             backend: self.backend,
-            gate_mode: self.gate_mode,
+            gate_mode: Some(self.gate_mode),
             kernel: self.kernel,
             llm_rerank: self.llm_rerank,
             batch_size: self.batch_size,

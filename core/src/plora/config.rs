@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::PloraError;
+use super::gate_mode::GateMode;
 use crate::llm::ProjectionKind;
 
 /// How the N_m meta-LoRAs are mixed by the gate weights α.
@@ -46,6 +47,9 @@ pub struct PloraConfig {
     /// RecLoRA-fused: a learned weight w (initialised at 1) on the CRM's click logit,
     /// added to the LLM's (logit_yes − logit_no). Stored as `crm_logit_weight`.
     pub crm_logit_fusion: bool,
+    /// What the gates were trained to read (runs and bundles before the field: per
+    /// sample). The on-device runtime serves this mode unless told otherwise.
+    pub gate_mode: GateMode,
 }
 
 impl Default for PloraConfig {
@@ -63,6 +67,7 @@ impl Default for PloraConfig {
             crm_dim: 256,
             adapt_layers: None,
             crm_logit_fusion: false,
+            gate_mode: GateMode::PerSample,
         }
     }
 }

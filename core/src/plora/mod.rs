@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod error;
 mod gate;
+mod gate_mode;
 mod gate_weights;
 mod model;
 #[cfg(test)]
@@ -21,5 +22,6 @@ pub use config::{MixtureForm, PloraConfig};
 pub use context::LoraContext;
 pub use error::PloraError;
 pub use gate::Gate;
+pub use gate_mode::GateMode;
 pub use gate_weights::GateWeights;
 pub use model::{AdaptedProjection, Plora, PloraLayer};

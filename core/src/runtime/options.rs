@@ -1,6 +1,7 @@
 //! How a [`super::Recommender`] runs.
 
 use crate::history::HistoryOptions;
+pub use crate::plora::GateMode;
 use crate::quant::QuantKernel;
 
 use super::error::RuntimeError;
@@ -26,26 +27,14 @@ impl Default for Backend {
     }
 }
 
-/// Where the gates come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GateMode {
-    /// The paper's: R_c of each (user, candidate) pair, so each candidate has its own
-    /// LoRA mixture and its own retrieved short history.
-    #[default]
-    PerSample,
-    /// Target-free: one user representation gates every candidate, the prompt shows the
-    /// last K interactions, and the shared prompt prefix is run once and cached; each
-    /// candidate runs only its own suffix tokens.
-    PerUser,
-}
-
 /// Options of [`super::Recommender::open`].
 #[derive(Debug, Clone)]
 pub struct RecommenderOptions {
     /// Backend.
     pub backend: Backend,
-    /// Gate mode.
-    pub gate_mode: GateMode,
+    /// Gate mode; `None` (the default) serves the mode the bundle's adapter was trained
+    /// for (`plora.gate_mode` in its manifest).
+    pub gate_mode: Option<GateMode>,
     /// Prompts per LLM forward.
     pub batch_size: usize,
     /// Most candidates one `score` / `rank` call accepts.
@@ -70,7 +59,7 @@ impl Default for RecommenderOptions {
     fn default() -> Self {
         Self {
             backend: Backend::default(),
-            gate_mode: GateMode::default(),
+            gate_mode: None,
             batch_size: 8,
             max_candidates: 1000,
             verify_checksums: false,

@@ -48,6 +48,8 @@ pub struct Recommender {
     history: Option<Mutex<HistoryStore>>,
     pub(super) backend: ResolvedBackend,
     pub(super) options: RecommenderOptions,
+    /// The gate mode served: the options' or, by default, the one the adapter was trained for.
+    gate_mode: GateMode,
     /// RecLoRA-fused's weight w on DIN's logit (`None`: P(yes) is the LLM's alone).
     pub(super) crm_logit_weight: Option<f32>,
 }
@@ -107,8 +109,18 @@ impl Recommender {
         // Quantized matrices stay in the map on the CPU; dense f32 on a GPU (see `llm_model`).
         let llm = backend.run(|| bundle.llm_model(&backend.device, options.kernel))?;
         let crm_logit_weight = backend.run(|| bundle.plora().crm_logit_weight_value());
+        let trained = manifest.plora.gate_mode;
+        let gate_mode = options.gate_mode.unwrap_or(trained);
+        if gate_mode != trained {
+            tracing::warn!(
+                served = %gate_mode,
+                %trained,
+                "serving the adapter in a gate mode other than the one it was trained for"
+            );
+        }
         Ok(Self {
             crm_logit_weight,
+            gate_mode,
             llm,
             tokenizer,
             chat,
@@ -127,6 +139,11 @@ impl Recommender {
     /// The bundle's manifest.
     pub fn manifest(&self) -> &BundleManifest {
         self.bundle.manifest()
+    }
+
+    /// The gate mode in use: [`RecommenderOptions::gate_mode`], or the bundle's trained one.
+    pub fn gate_mode(&self) -> GateMode {
+        self.gate_mode
     }
 
     /// The backend in use (and why the GPU was not, if it was asked for).
@@ -271,7 +288,7 @@ impl Recommender {
         let Some((user, rows)) = self.request(user, candidates)? else {
             return Ok(Vec::new());
         };
-        self.backend.run(|| match self.options.gate_mode {
+        self.backend.run(|| match self.gate_mode {
             GateMode::PerUser if !user.history.is_empty() => self.score_per_user(&user, &rows),
             // With no history there is no user representation: each candidate is gated
             // by its own R_c.

@@ -151,7 +151,11 @@ pub fn export_bundle(
                 din: crm.config().clone(),
                 history_len: crm.history_len(),
             },
-            plora: plora_config.clone(),
+            // The run's gate mode, so the runtime serves the adapter as it was trained.
+            plora: reclora_core::plora::PloraConfig {
+                gate_mode: config.gate_mode.runtime(),
+                ..plora_config.clone()
+            },
             prompt: PromptSpec {
                 dataset: dataset.clone(),
                 template: config.template.as_str().to_owned(),

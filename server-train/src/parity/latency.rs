@@ -61,7 +61,7 @@ pub fn run_latency(args: LatencyArgs) -> Result<(), crate::error::CliError> {
             backend: Backend::Cpu {
                 threads: args.threads,
             },
-            gate_mode,
+            gate_mode: Some(gate_mode),
             batch_size: args.batch,
             ..RecommenderOptions::default()
         };

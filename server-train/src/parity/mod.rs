@@ -92,9 +92,10 @@ pub struct ParityArgs {
     /// CPU threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Gate per (user, candidate) or per user with a cached prompt prefix.
-    #[arg(long, value_enum, default_value = "per-sample")]
-    pub gate_mode: GateModeArg,
+    /// Gate per (user, candidate) or per user with a cached prompt prefix; unset: the mode
+    /// the bundle's adapter was trained for (the run's, whose scores are compared).
+    #[arg(long, value_enum)]
+    pub gate_mode: Option<GateModeArg>,
     /// How q8/q4 bundles quantize activations: exact (Q8 blocks and their residual's) or
     /// q8 (one 8-bit pass, as llama.cpp).
     #[arg(long, value_enum, default_value = "exact")]
@@ -178,7 +179,7 @@ pub fn parity(args: &ParityArgs) -> Result<ParityReport, ParityError> {
                 threads: args.threads,
             }
         },
-        gate_mode: args.gate_mode.runtime(),
+        gate_mode: args.gate_mode.map(GateModeArg::runtime),
         kernel: args.activations.into(),
         ..RecommenderOptions::default()
     };
@@ -235,7 +236,7 @@ fn report(
             Some(reason) => format!("{:?} (fallback: {reason})", backend.kind),
             None => format!("{:?}", backend.kind),
         },
-        gate_mode: format!("{:?}", args.gate_mode),
+        gate_mode: recommender.gate_mode().as_str().into(),
         activations: format!("{:?}", args.activations),
         rows: diffs.len(),
         max_abs_diff: diffs.iter().copied().fold(0.0, f64::max),

@@ -250,11 +250,17 @@ fn bundle_reproduces_the_server(
             test_rows: 1_000,
             wgpu: false,
             threads: 2,
-            gate_mode,
+            // Unset: the bundle serves the mode its adapter was trained in.
+            gate_mode: None,
             activations: ActivationsArg::Exact,
             out: None,
         })
         .expect("parity");
+        assert_eq!(
+            report.gate_mode,
+            gate_mode.as_str(),
+            "the bundle's trained mode"
+        );
         eprintln!(
             "parity {mode} {} {quant:?}: {} rows, max |Δ| {:.2e}, AUC server {:.4} bundle {:.4}",
             gate_mode.as_str(),

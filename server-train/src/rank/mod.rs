@@ -43,9 +43,10 @@ pub struct RankArgs {
     /// The default slate: at most this many of the user's test items, in time order.
     #[arg(long, default_value_t = 20)]
     pub slate: usize,
-    /// Gates per sample (the paper's, as trained) or once per user and slate.
-    #[arg(long, value_enum, default_value = "per-sample")]
-    pub gate_mode: GateModeArg,
+    /// Gates per sample (the paper's) or once per user and slate; unset: the mode the
+    /// bundle's adapter was trained for.
+    #[arg(long, value_enum)]
+    pub gate_mode: Option<GateModeArg>,
     /// DIN orders the slate and the LLM re-scores only its best N.
     #[arg(long)]
     pub llm_rerank: Option<usize>,
@@ -200,7 +201,7 @@ pub fn rank(args: &RankArgs) -> Result<RankedSlate, RankError> {
         backend: Backend::Cpu {
             threads: args.threads,
         },
-        gate_mode: args.gate_mode.runtime(),
+        gate_mode: args.gate_mode.map(GateModeArg::runtime),
         kernel: args.activations.into(),
         llm_rerank: args.llm_rerank,
         ..RecommenderOptions::default()
@@ -235,7 +236,7 @@ pub fn rank(args: &RankArgs) -> Result<RankedSlate, RankError> {
         user: user_raw,
         history_len: snapshot.events.len(),
         candidates: candidates.len(),
-        gate_mode: args.gate_mode.as_str().into(),
+        gate_mode: recommender.gate_mode().as_str().into(),
         llm_rerank: args.llm_rerank,
         seconds,
         items,

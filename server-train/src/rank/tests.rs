@@ -17,7 +17,7 @@ fn args(bundle: &std::path::Path, data: &std::path::Path) -> RankArgs {
         top: 3,
         candidates: Vec::new(),
         slate: 20,
-        gate_mode: GateModeArg::PerSample,
+        gate_mode: Some(GateModeArg::PerSample),
         llm_rerank: None,
         threads: 1,
         activations: ActivationsArg::Exact,

@@ -5,6 +5,7 @@ use burn::tensor::Device;
 use super::fixture::{Sources, write_bundle, write_bundle_laid_out};
 use super::reference::{Reference, TestUser, user_a, user_b};
 use crate::bundle::QuantScheme;
+use crate::bundle::manifest::file;
 use crate::history::{Feedback, FsyncPolicy, HistoryOptions, StoredEvent};
 use crate::prompt::PromptLayout;
 use crate::runtime::{Backend, GateMode, Recommender, RecommenderOptions};
@@ -15,7 +16,7 @@ const CANDIDATES: [u32; 6] = [5, 34, 233, 1, 89, 21];
 fn options(backend: Backend, gate_mode: GateMode) -> RecommenderOptions {
     RecommenderOptions {
         backend,
-        gate_mode,
+        gate_mode: Some(gate_mode),
         batch_size: 4, // 6 candidates: one full batch and one padded
         ..RecommenderOptions::default()
     }
@@ -90,6 +91,60 @@ fn cpu_candidate_last_bundle_matches_the_training_time_pipeline() {
 #[test]
 fn wgpu_bundle_matches_the_training_time_pipeline() {
     bundle_matches_reference(Backend::Wgpu, 1e-3, PromptLayout::Rella);
+}
+
+/// With no gate mode asked for, a bundle is served in the mode its adapter was trained
+/// for (`plora.gate_mode`); an explicit mode still wins.
+#[test]
+fn the_trained_gate_mode_is_served_unless_another_is_asked_for() {
+    let cpu = Device::flex();
+    let sources = super::fixture::sources(&cpu);
+    let reference = Reference::new(&cpu);
+    let user = user_a();
+    let dir = TempDir::new("runtime-trained-mode");
+    write_bundle(dir.path(), &sources, QuantScheme::F32);
+    let manifest_path = dir.join(file::MANIFEST);
+    let text = std::fs::read_to_string(&manifest_path).expect("manifest");
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(manifest["plora"]["gate_mode"], "per-sample");
+    let open = |manifest: &serde_json::Value, gate_mode: Option<GateMode>| {
+        std::fs::write(&manifest_path, manifest.to_string()).expect("rewrite");
+        let options = RecommenderOptions {
+            gate_mode,
+            ..options(Backend::Cpu { threads: 2 }, GateMode::PerSample)
+        };
+        Recommender::open_bundle(dir.path(), options).expect("opens")
+    };
+    let per_sample = expected(&reference, &sources, &user, false);
+    let per_user = expected(&reference, &sources, &user, true);
+    assert!(
+        max_diff(&per_sample, &per_user) > 1e-4,
+        "the modes must differ"
+    );
+    let scores = |recommender: &Recommender| {
+        recommender
+            .score_user(&user.snapshot, &CANDIDATES)
+            .expect("scores")
+    };
+
+    // A manifest from before the field reads as per-sample.
+    manifest["plora"]
+        .as_object_mut()
+        .expect("plora table")
+        .remove("gate_mode");
+    let recommender = open(&manifest, None);
+    assert_eq!(recommender.gate_mode(), GateMode::PerSample);
+    assert!(max_diff(&scores(&recommender), &per_sample) <= 2e-5);
+
+    manifest["plora"]["gate_mode"] = "per-user".into();
+    let recommender = open(&manifest, None);
+    assert_eq!(recommender.manifest().plora.gate_mode, GateMode::PerUser);
+    assert_eq!(recommender.gate_mode(), GateMode::PerUser);
+    assert!(max_diff(&scores(&recommender), &per_user) <= 2e-5);
+
+    let recommender = open(&manifest, Some(GateMode::PerSample));
+    assert_eq!(recommender.gate_mode(), GateMode::PerSample);
+    assert!(max_diff(&scores(&recommender), &per_sample) <= 2e-5);
 }
 
 /// Quantized LLM matrices stay within the acceptance bound of the f32 pipeline.
