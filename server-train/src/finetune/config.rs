@@ -104,7 +104,8 @@ impl TrainLoss {
     }
 }
 
-/// What the gates read, in training and evaluation alike.
+/// What the gates read, in training and evaluation alike: the command line's face of
+/// [`reclora_core::plora::GateMode`] (core has no clap), whose names it shares.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
 )]
@@ -123,10 +124,7 @@ pub enum GateMode {
 impl GateMode {
     /// The name used on the command line and in `config.json`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PerSample => "per-sample",
-            Self::PerUser => "per-user",
-        }
+        self.runtime().as_str()
     }
 
     /// The on-device runtime's mode of the same name.
@@ -395,6 +393,29 @@ impl PloraOptions {
                 crm_logit_fusion: mode.fuses_crm_logit(),
                 ..PloraConfig::default()
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod gate_mode_tests {
+    use clap::ValueEnum;
+
+    use super::GateMode;
+
+    /// The clap names, the serde names and core's names are one set.
+    #[test]
+    fn command_line_names_are_cores_names() {
+        for mode in GateMode::value_variants() {
+            let clap_name = mode
+                .to_possible_value()
+                .expect("visible")
+                .get_name()
+                .to_owned();
+            assert_eq!(clap_name, mode.as_str());
+            assert_eq!(clap_name, mode.runtime().to_string());
+            let json = serde_json::to_string(mode).expect("serializes");
+            assert_eq!(json, format!("\"{clap_name}\""));
         }
     }
 }
