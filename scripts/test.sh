@@ -32,6 +32,9 @@ if [ "$repeat" -eq 0 ]; then
 else
   scripts/check-determinism.sh "$repeat"
 fi
+# The cuda feature still compiles (LLVM 23 from PyPI, docs/cuda.md); no GPU needed.
+scripts/install-cuda-toolchain.sh
+cargo check --release --workspace --features cuda --locked
 # The kernels' NEON, sdot and smmla paths under qemu-aarch64 (docs/perf.md, issue 14).
 scripts/test-kernels-aarch64.sh
 # Kotlin, Swift and Python against the host library (docs/bindings.md).
