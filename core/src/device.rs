@@ -32,6 +32,17 @@ pub struct BackendUnavailable {
     pub feature: &'static str,
 }
 
+/// A backend could not give a device: not compiled in, or no hardware for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// This build lacks the backend.
+    #[error(transparent)]
+    NotCompiled(#[from] BackendUnavailable),
+    /// The cuda backend is compiled in but the machine has no CUDA device.
+    #[error("no CUDA device on this machine (no NVIDIA driver, or the driver lists no GPU)")]
+    NoCudaDevice,
+}
+
 /// The text given for a backend names none we know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown backend `{0}`: expected one of cpu, ndarray, wgpu, cuda")]
@@ -80,6 +91,27 @@ impl BackendKind {
             _ => Err(unavailable),
         }
     }
+}
+
+impl BackendKind {
+    /// [`device`](Self::device), after checking that the machine has that device: burn's
+    /// CUDA device is lazy and would panic at the first tensor instead.
+    pub fn open(self) -> Result<Device, DeviceError> {
+        let device = self.device()?;
+        #[cfg(feature = "cuda")]
+        if self == BackendKind::Cuda && !has_cuda_device() {
+            return Err(DeviceError::NoCudaDevice);
+        }
+        Ok(device)
+    }
+}
+
+/// Whether the CUDA driver loads and lists a GPU (cubecl asks `is_culib_present` first, so
+/// a machine without the driver answers false instead of panicking). Checked once.
+#[cfg(feature = "cuda")]
+fn has_cuda_device() -> bool {
+    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| !Device::enumerate(burn::tensor::DeviceType::Cuda).is_empty())
 }
 
 /// Whether `device` is the plain CPU device: burn-flex without autodiff. Host-side
@@ -147,6 +179,20 @@ mod tests {
         assert!(!is_plain_cpu(&Device::wgpu(
             burn::tensor::DeviceKind::DefaultDevice
         )));
+    }
+
+    /// Training's rule: no CUDA device (or no cuda feature) is a typed error, never a
+    /// panic at the first tensor. Skips, saying so, where a CUDA device exists.
+    #[test]
+    fn cuda_without_a_device_is_a_typed_error() {
+        match BackendKind::Cuda.open() {
+            Err(DeviceError::NotCompiled(err)) => {
+                assert!(!BackendKind::Cuda.is_compiled());
+                assert_eq!(err.backend, BackendKind::Cuda);
+            }
+            Err(DeviceError::NoCudaDevice) => assert!(BackendKind::Cuda.is_compiled()),
+            Ok(_) => eprintln!("skipped: this machine has a CUDA device"),
+        }
     }
 
     #[test]

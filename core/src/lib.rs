@@ -30,6 +30,6 @@ pub mod rng;
 pub mod runtime;
 pub mod tokenizer;
 
-pub use device::{BackendKind, BackendUnavailable, is_plain_cpu};
+pub use device::{BackendKind, BackendUnavailable, DeviceError, is_plain_cpu};
 pub use llm::{LanguageModel, LlamaConfig, LlamaModel, LlmError, YesNoScore};
 pub use plora::{LoraContext, Plora, PloraConfig, PloraError};

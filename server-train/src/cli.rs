@@ -330,7 +330,7 @@ fn run_report(args: ReportArgs) -> Result<(), CliError> {
 }
 
 fn run_embed_items(args: EmbedItemsArgs) -> Result<(), CliError> {
-    let device = args.backend.device()?;
+    let device = args.backend.open()?;
     let data = PreparedDataset::open(&args.data)?;
     let model = reclora_core::LanguageModel::load(&args.model, &device)?;
     let config = EmbedItemsConfig {
@@ -358,7 +358,7 @@ fn run_crm(args: CrmArgs) -> Result<(), CliError> {
     if args.model != "din" {
         return Err(CliError::UnknownModel(args.model));
     }
-    let device = args.backend.device()?;
+    let device = args.backend.open()?;
     let data = PreparedDataset::open(&args.data)?;
     let config = CrmTrainConfig {
         epochs: args.epochs,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use reclora_core::{BackendUnavailable, LlmError};
+use reclora_core::{BackendUnavailable, DeviceError, LlmError};
 
 use crate::data::DataError;
 use crate::finetune::FinetuneError;
@@ -18,6 +18,9 @@ pub enum CliError {
     /// The requested backend is not in this build.
     #[error(transparent)]
     Backend(#[from] BackendUnavailable),
+    /// The requested backend is not in this build, or this machine has no device for it.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -29,7 +29,7 @@ struct ScoreRequest {
 const DEMO_PROMPTS: &str = include_str!("../../examples/demo_prompts.jsonl");
 
 fn load_model(path: &Path, backend: BackendKind) -> Result<LanguageModel, CliError> {
-    let device = backend.device()?;
+    let device = backend.open()?;
     let started = Instant::now();
     let model = if path.join(file::MANIFEST).is_file() {
         load_bundle_llm(path, &device)?

@@ -172,7 +172,9 @@ pub fn run(plan: &RunPlan) -> Result<BenchReport, BenchError> {
     let (cpu_model, isa) = machine::cpu();
     let threads = match plan.backend {
         Backend::Cpu { threads } => threads,
-        Backend::Wgpu => backend.pool.as_ref().map_or(0, |p| p.current_num_threads()),
+        Backend::Wgpu | Backend::Cuda => {
+            backend.pool.as_ref().map_or(0, |p| p.current_num_threads())
+        }
     };
     let is_wgpu = matches!(backend.kind, reclora_core::BackendKind::Wgpu);
     Ok(BenchReport {

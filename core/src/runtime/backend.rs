@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 
-use crate::BackendKind;
+use crate::{BackendKind, DeviceError};
 
 use super::error::RuntimeError;
 use super::options::Backend;
@@ -17,6 +17,8 @@ pub enum FallbackReason {
     NotCompiled,
     /// wgpu found no usable adapter; the text is wgpu's.
     NoAdapter(String),
+    /// CUDA was asked for: not compiled in, or no CUDA device.
+    Cuda(DeviceError),
 }
 
 impl std::fmt::Display for FallbackReason {
@@ -24,6 +26,7 @@ impl std::fmt::Display for FallbackReason {
         match self {
             Self::NotCompiled => f.write_str("this build has no wgpu backend"),
             Self::NoAdapter(why) => write!(f, "no wgpu adapter: {why}"),
+            Self::Cuda(why) => write!(f, "{why}"),
         }
     }
 }
@@ -55,8 +58,20 @@ impl ResolvedBackend {
                 }),
                 Err(reason) => {
                     tracing::warn!(%reason, "wgpu unavailable, scoring on the CPU");
-                    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-                    Self::cpu(threads, Some(reason))
+                    Self::cpu(all_threads(), Some(reason))
+                }
+            },
+            Backend::Cuda => match BackendKind::Cuda.open() {
+                Ok(device) => Ok(Self {
+                    device,
+                    kind: BackendKind::Cuda,
+                    pool: None,
+                    fallback: None,
+                }),
+                Err(why) => {
+                    let reason = FallbackReason::Cuda(why);
+                    tracing::warn!(%reason, "cuda unavailable, scoring on the CPU");
+                    Self::cpu(all_threads(), Some(reason))
                 }
             },
         }
@@ -85,6 +100,10 @@ impl ResolvedBackend {
             None => work(),
         }
     }
+}
+
+fn all_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The default wgpu device, after checking that the machine has an adapter: burn's own
@@ -126,4 +145,31 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[cfg(not(feature = "wgpu"))]
 fn probe_wgpu() -> Result<Device, FallbackReason> {
     Err(FallbackReason::NotCompiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runtime's rule: no CUDA (device or feature) falls back to the CPU and keeps the
+    /// reason. Skips, saying so, where a CUDA device exists.
+    #[test]
+    fn cuda_without_a_device_falls_back_to_the_cpu() {
+        let resolved = ResolvedBackend::resolve(Backend::Cuda).expect("resolves");
+        if resolved.kind == BackendKind::Cuda {
+            eprintln!("skipped: this machine has a CUDA device");
+            return;
+        }
+        assert_eq!(resolved.kind, BackendKind::Cpu);
+        assert!(resolved.pool.is_some());
+        let want = if BackendKind::Cuda.is_compiled() {
+            DeviceError::NoCudaDevice
+        } else {
+            DeviceError::NotCompiled(crate::BackendUnavailable {
+                backend: BackendKind::Cuda,
+                feature: "cuda",
+            })
+        };
+        assert_eq!(resolved.fallback, Some(FallbackReason::Cuda(want)));
+    }
 }

@@ -17,6 +17,9 @@ pub enum Backend {
     /// The GPU through wgpu (Vulkan, Metal); falls back to the CPU, with the reason
     /// logged and kept, when this build or machine has no adapter.
     Wgpu,
+    /// The GPU through CUDA (servers, the `cuda` feature); falls back to the CPU like
+    /// [`Backend::Wgpu`] when this build or machine has no CUDA device.
+    Cuda,
 }
 
 impl Default for Backend {

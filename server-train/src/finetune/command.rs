@@ -261,7 +261,7 @@ impl FinetuneArgs {
 pub fn run_finetune(args: FinetuneArgs) -> Result<(), CliError> {
     let default_dim = reclora_core::PloraConfig::default().crm_dim;
     args.config(default_dim).validate()?;
-    let device = args.backend.device()?;
+    let device = args.backend.open()?;
     let crm = match (&args.crm, args.mode.needs_crm()) {
         (Some(dir), true) => Some(FrozenCrm::load(dir, &device)?),
         _ => None,
@@ -338,7 +338,7 @@ pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
     if let (Some(dir), true) = (&config.items, config.mode.retrieves()) {
         check_item_table(dir)?;
     }
-    let device = args.backend.device()?;
+    let device = args.backend.open()?;
     let gated = config.plora.as_ref().is_some_and(|p| p.is_gated());
     let crm = match (&config.crm, gated) {
         (Some(dir), true) => Some(FrozenCrm::load(dir, &device)?),

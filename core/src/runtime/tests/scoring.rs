@@ -53,8 +53,12 @@ fn bundle_matches_reference(backend: Backend, tolerance: f32, layout: PromptLayo
     for (mode, per_user) in [(GateMode::PerSample, false), (GateMode::PerUser, true)] {
         let recommender =
             Recommender::open_bundle(dir.path(), options(backend, mode)).expect("opens");
-        if backend == Backend::Wgpu {
-            assert_eq!(recommender.backend().fallback, None, "no wgpu adapter");
+        if matches!(backend, Backend::Wgpu | Backend::Cuda) {
+            assert_eq!(
+                recommender.backend().fallback,
+                None,
+                "no {backend:?} device"
+            );
         }
         for user in [user_a(), user_b()] {
             let want = expected(&reference, &sources, &user, per_user);
@@ -145,6 +149,16 @@ fn the_trained_gate_mode_is_served_unless_another_is_asked_for() {
     let recommender = open(&manifest, Some(GateMode::PerSample));
     assert_eq!(recommender.gate_mode(), GateMode::PerSample);
     assert!(max_diff(&scores(&recommender), &per_sample) <= 2e-5);
+}
+
+/// Runs where this build and machine have a CUDA device; skips, saying why, elsewhere.
+#[test]
+fn cuda_bundle_matches_the_training_time_pipeline() {
+    if let Err(why) = crate::BackendKind::Cuda.open() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    bundle_matches_reference(Backend::Cuda, 1e-3, PromptLayout::Rella);
 }
 
 /// Quantized LLM matrices stay within the acceptance bound of the f32 pipeline.
