@@ -57,7 +57,29 @@ pub fn rope_forward(x: HeadsMut<'_>, shape: RopeShape, tables: RopeTables<'_>, o
         x,
         shape,
         tables,
-        offset,
+        Positions::From(offset),
+        Direction::Forward,
+    );
+}
+
+/// [`rope_forward`] at listed positions: position `positions[p]` for sequence index `p` of
+/// every batch row (packed segments restart their positions after a shared prefix).
+///
+/// # Shapes
+/// `x`: `[batch, seq, heads, head_dim]` in its layout; `positions`: `[seq]`, each below the
+/// tables' `max_positions`.
+pub fn rope_forward_at(
+    x: HeadsMut<'_>,
+    shape: RopeShape,
+    tables: RopeTables<'_>,
+    positions: &[usize],
+) {
+    rope_with(
+        Isa::detected(),
+        x,
+        shape,
+        tables,
+        Positions::Listed(positions),
         Direction::Forward,
     );
 }
@@ -74,9 +96,28 @@ pub fn rope_inverse(x: HeadsMut<'_>, shape: RopeShape, tables: RopeTables<'_>, o
         x,
         shape,
         tables,
-        offset,
+        Positions::From(offset),
         Direction::Transpose,
     );
+}
+
+/// The position of each sequence index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Positions<'a> {
+    /// `offset + p`.
+    From(usize),
+    /// `positions[p]`.
+    Listed(&'a [usize]),
+}
+
+impl Positions<'_> {
+    #[inline(always)]
+    fn of(&self, index: usize) -> usize {
+        match self {
+            Positions::From(offset) => offset + index,
+            Positions::Listed(positions) => positions[index],
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +132,7 @@ struct RopeContext<'a> {
     rows: RowWriter<'a>,
     shape: RopeShape,
     tables: RopeTables<'a>,
-    offset: usize,
+    positions: Positions<'a>,
     direction: Direction,
 }
 
@@ -100,7 +141,7 @@ pub(crate) fn rope_with(
     x: HeadsMut<'_>,
     shape: RopeShape,
     tables: RopeTables<'_>,
-    offset: usize,
+    positions: Positions<'_>,
     direction: Direction,
 ) {
     let d = shape.head_dim;
@@ -118,11 +159,23 @@ pub(crate) fn rope_with(
         "rope: tables are not rows of head_dim {d}"
     );
     let max_positions = tables.cos.len() / d;
-    assert!(
-        shape.seq == 0 || offset + shape.seq <= max_positions,
-        "rope: positions {offset}..{} past the {max_positions}-row tables",
-        offset + shape.seq
-    );
+    match positions {
+        Positions::From(offset) => assert!(
+            shape.seq == 0 || offset + shape.seq <= max_positions,
+            "rope: positions {offset}..{} past the {max_positions}-row tables",
+            offset + shape.seq
+        ),
+        Positions::Listed(listed) => {
+            assert_eq!(
+                listed.len(),
+                shape.seq,
+                "rope: one position per sequence index"
+            );
+            if let Some(&beyond) = listed.iter().find(|&&p| p >= max_positions) {
+                panic!("rope: position {beyond} past the {max_positions}-row tables");
+            }
+        }
+    }
     let dims = Dims {
         batch: shape.batch,
         heads: shape.heads,
@@ -132,7 +185,7 @@ pub(crate) fn rope_with(
         rows: RowWriter::new(x, dims, d, "rope x"),
         shape,
         tables,
-        offset,
+        positions,
         direction,
     };
     if dims.is_empty() {
@@ -154,7 +207,7 @@ multiversion! {
 fn rope_task<S: Simd>(s: S, ctx: &RopeContext<'_>, batch: usize, start: usize, end: usize) {
     let d = ctx.shape.head_dim;
     for position in start..end {
-        let table_row = (ctx.offset + position) * d;
+        let table_row = ctx.positions.of(position) * d;
         let cos = &ctx.tables.cos[table_row..][..d];
         let sin = &ctx.tables.sin[table_row..][..d];
         for head in 0..ctx.shape.heads {
@@ -301,8 +354,88 @@ mod tests {
             HeadsMut { data: x, layout },
             shape,
             tables,
-            offset,
+            Positions::From(offset),
             direction,
+        );
+    }
+
+    /// Listed positions rotate each index exactly as a one-position call at that position
+    /// does (bit for bit), on every instruction set: packed segments restarting after a
+    /// prefix.
+    #[test]
+    fn listed_positions_match_one_position_calls() {
+        let (heads, head_dim) = (3, 64);
+        let positions = [5, 6, 7, 5, 6, 5, 6, 7, 8, 9, 10, 11, 0];
+        let shape = RopeShape {
+            batch: 1,
+            seq: positions.len(),
+            heads,
+            head_dim,
+        };
+        let (cos, sin) = hf_tables(16, head_dim, 10_000.0);
+        let tables = RopeTables {
+            cos: &cos,
+            sin: &sin,
+        };
+        let layout = HeadLayout::batch_seq_heads(shape.seq, heads, head_dim);
+        let x = SplitMix64::new(23).vec(shape.seq * heads * head_dim, 1.0);
+        let width = heads * head_dim;
+        for isa in Isa::available() {
+            let mut listed = x.clone();
+            rope_with(
+                isa,
+                HeadsMut {
+                    data: &mut listed,
+                    layout,
+                },
+                shape,
+                tables,
+                Positions::Listed(&positions),
+                Direction::Forward,
+            );
+            for (index, &position) in positions.iter().enumerate() {
+                let mut one = x[index * width..][..width].to_vec();
+                let single = RopeShape { seq: 1, ..shape };
+                apply(
+                    isa,
+                    &mut one,
+                    HeadLayout::batch_seq_heads(1, heads, head_dim),
+                    single,
+                    tables,
+                    position,
+                    Direction::Forward,
+                );
+                assert_eq!(
+                    bits(&listed[index * width..][..width]),
+                    bits(&one),
+                    "{} index {index}",
+                    isa.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "position 16 past the 16-row tables")]
+    fn a_listed_position_past_the_tables_is_refused() {
+        let (cos, sin) = hf_tables(16, 4, 10_000.0);
+        let mut x = vec![0.0; 2 * 4];
+        rope_forward_at(
+            HeadsMut {
+                data: &mut x,
+                layout: HeadLayout::batch_seq_heads(2, 1, 4),
+            },
+            RopeShape {
+                batch: 1,
+                seq: 2,
+                heads: 1,
+                head_dim: 4,
+            },
+            RopeTables {
+                cos: &cos,
+                sin: &sin,
+            },
+            &[3, 16],
         );
     }
 

@@ -34,7 +34,8 @@ impl SelfAttention {
     ///
     /// # Shapes
     /// - `x`: `[batch, seq, d]`
-    /// - `mask`: queries `[batch, seq]` over `cache.len() + seq` keys
+    /// - `mask`: queries `[batch, seq]` over `cache.len() + seq` keys (rows, or packed
+    ///   segments after the cache)
     /// - returns `[batch, seq, d]`
     pub fn forward(
         &self,
@@ -57,8 +58,8 @@ impl SelfAttention {
         let k = project(&self.k_proj, &input, ProjectionKind::K);
         let v = project(&self.v_proj, &input, ProjectionKind::V);
         drop(input);
-        let q = host::rope(q, self.num_heads, rope, offset);
-        let k = host::rope(k, self.num_kv_heads, rope, offset);
+        let q = host::rope(q, self.num_heads, rope, mask.rope_at(offset));
+        let k = host::rope(k, self.num_kv_heads, rope, mask.rope_at(offset));
         let (k, v) = match cache {
             Some(cache) => cache.append(layer, k, v),
             None => (k, v),

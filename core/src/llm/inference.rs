@@ -7,6 +7,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::adapter::ProjectionAdapter;
 use super::batch::PaddedBatch;
 use super::error::LlmError;
+use super::host::Route;
 use super::kv_cache::KvCache;
 use super::mask::AttentionMask;
 use super::model::LlamaModel;
@@ -82,14 +83,19 @@ impl LlamaModel {
         Ok(cache)
     }
 
-    /// [`Self::last_position_logits_adapted`] for rows that each continue the one cached
-    /// prefix of [`Self::prefill`]: only the rows' own tokens are run, in one padded batch.
+    /// Logits of `token_ids` at the last position of rows that each continue the one cached
+    /// prefix of [`Self::prefill`], under the adapter the prefix was computed with (one
+    /// adapter row for all rows). Only the rows' own tokens run: packed one after another
+    /// into single-row forwards of at most [`Self::packed_token_budget`] tokens, each row
+    /// attending to the one stored prefix K/V and to itself, with no padding.
+    ///
+    /// # Shapes
+    /// - returns `rows.len()` vectors of `token_ids.len()` logits
     pub fn last_position_logits_after(
         &self,
         prefix: &KvCache,
         rows: &[Vec<u32>],
         token_ids: &[u32],
-        pad_id: u32,
         adapter: Option<&dyn ProjectionAdapter>,
     ) -> Result<Vec<Vec<f32>>, LlmError> {
         if token_ids.is_empty() {
@@ -99,22 +105,97 @@ impl LlamaModel {
         }
         let past = prefix.len();
         let room = self.config.max_position_embeddings.saturating_sub(past);
-        let batch = PaddedBatch::new(rows, pad_id, room)?;
-        for row in rows {
+        for (index, row) in rows.iter().enumerate() {
+            if row.is_empty() || row.len() > room {
+                return Err(LlmError::BadRequest {
+                    reason: format!(
+                        "row {index} has {} tokens; after a {past}-token prefix a row needs 1 to {room}",
+                        row.len()
+                    ),
+                });
+            }
             self.check_ids(row)?;
         }
         if let Some(adapter) = adapter {
-            adapter.check_fits(&self.config, rows.len())?;
+            adapter.check_fits(&self.config, 1)?;
         }
-        let mut cache = prefix.repeat_batch(rows.len());
-        let mask = AttentionMask::right_padded_after(&batch.lengths, batch.seq, past);
+        self.packed_chunks_after(prefix, rows, token_ids, adapter, self.packed_token_budget())
+    }
+
+    /// [`Self::last_position_logits_after`] on checked rows, `budget` tokens a forward.
+    fn packed_chunks_after(
+        &self,
+        prefix: &KvCache,
+        rows: &[Vec<u32>],
+        token_ids: &[u32],
+        adapter: Option<&dyn ProjectionAdapter>,
+        budget: usize,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        let mut logits = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        while start < rows.len() {
+            // At least one row a forward, then as many as fit in the budget.
+            let mut end = start + 1;
+            let mut tokens = rows[start].len();
+            while end < rows.len() && tokens + rows[end].len() <= budget {
+                tokens += rows[end].len();
+                end += 1;
+            }
+            logits.extend(self.packed_logits_after(
+                prefix,
+                &rows[start..end],
+                token_ids,
+                adapter,
+            )?);
+            start = end;
+        }
+        Ok(logits)
+    }
+
+    /// Most suffix tokens one packed forward of [`Self::last_position_logits_after`] runs: a
+    /// 50-candidate slate of ~20-token suffixes in one forward on the CPU kernels (each weight
+    /// read once for all), fewer where burn's generic attention materializes a
+    /// `[heads, tokens, prefix + tokens]` mask.
+    pub fn packed_token_budget(&self) -> usize {
+        if Route::of(&self.device()) == Route::Host {
+            2048
+        } else {
+            512
+        }
+    }
+
+    /// One packed forward of `rows` after `prefix` (see [`Self::last_position_logits_after`]).
+    fn packed_logits_after(
+        &self,
+        prefix: &KvCache,
+        rows: &[Vec<u32>],
+        token_ids: &[u32],
+        adapter: Option<&dyn ProjectionAdapter>,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
+        let ids: Vec<u32> = rows.concat();
+        let last_positions: Vec<usize> = lengths
+            .iter()
+            .scan(0, |end, &len| {
+                *end += len;
+                Some(*end - 1)
+            })
+            .collect();
+        // The clone shares the prefix's tensors; this forward appends to the clone only.
+        let mut cache = prefix.clone();
+        let mask = AttentionMask::packed_after(&lengths, prefix.len());
         let hidden = self.forward_hidden(
-            batch.to_tensor(&self.device()),
+            int_row(&ids, &self.device()),
             &mask,
             Some(&mut cache),
             adapter,
         );
-        self.logits_at_last_positions(hidden, &batch, token_ids)
+        let normed = self.normed_at_flat(hidden, &last_positions);
+        let values = read_f32(self.logits_for_tokens(normed, token_ids)?)?;
+        Ok(values
+            .chunks_exact(token_ids.len())
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// Logits of `token_ids` at each row's last real position, one vector per row.
@@ -245,7 +326,7 @@ mod tests {
             .expect("full rows");
         let cache = model.prefill(&prefix, None).expect("prefill");
         let got = model
-            .last_position_logits_after(&cache, &suffixes, &[4, 6], 0, None)
+            .last_position_logits_after(&cache, &suffixes, &[4, 6], None)
             .expect("after prefix");
         for (w, g) in want.iter().flatten().zip(got.iter().flatten()) {
             assert!((w - g).abs() < 1e-5, "{want:?} vs {got:?}");
@@ -253,6 +334,19 @@ mod tests {
         assert!(matches!(
             model.prefill(&[], None),
             Err(LlmError::BadRequest { .. })
+        ));
+        // Rows split over several packed forwards (budget 3: [7, 1, 30], then [11] and [3, 3])
+        // score as in one.
+        let chunked = model
+            .packed_chunks_after(&cache, &suffixes, &[4, 6], None, 3)
+            .expect("chunked");
+        for (w, g) in got.iter().flatten().zip(chunked.iter().flatten()) {
+            assert!((w - g).abs() < 1e-5, "{got:?} vs {chunked:?}");
+        }
+        let empty = vec![vec![7u32], vec![]];
+        assert!(matches!(
+            model.last_position_logits_after(&cache, &empty, &[4], None),
+            Err(LlmError::BadRequest { reason }) if reason.contains("row 1 has 0 tokens")
         ));
     }
 }

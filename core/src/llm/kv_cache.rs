@@ -66,23 +66,4 @@ impl KvCache {
     pub(crate) fn advance(&mut self, new_tokens: usize) {
         self.len += new_tokens;
     }
-
-    /// Repeats every cached sequence `times` times along the batch, so one cached prefix
-    /// can serve a batch of continuations.
-    pub fn repeat_batch(&self, times: usize) -> Self {
-        let layers = self
-            .layers
-            .iter()
-            .map(|layer| {
-                layer.as_ref().map(|cache| LayerCache {
-                    keys: cache.keys.clone().repeat_dim(0, times),
-                    values: cache.values.clone().repeat_dim(0, times),
-                })
-            })
-            .collect();
-        Self {
-            layers,
-            len: self.len,
-        }
-    }
 }

@@ -110,13 +110,24 @@ impl LlamaModel {
     /// # Shapes
     /// - `hidden`: `[batch, seq, d]`; `positions.len() == batch`; returns `[batch, d]`
     pub fn normed_at(&self, hidden: Tensor<3>, positions: &[usize]) -> Tensor<2> {
-        let [batch, seq, d] = hidden.dims();
-        let flat: Vec<i64> = positions
+        let seq = hidden.dims()[1];
+        let flat: Vec<usize> = positions
             .iter()
             .enumerate()
-            .map(|(row, &pos)| (row * seq + pos) as i64)
+            .map(|(row, &pos)| row * seq + pos)
             .collect();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [batch]), &hidden.device());
+        self.normed_at_flat(hidden, &flat)
+    }
+
+    /// The final-normalized hidden states at flat indices `row · seq + position`, in order.
+    ///
+    /// # Shapes
+    /// - `hidden`: `[batch, seq, d]`; returns `[flat.len(), d]`
+    pub fn normed_at_flat(&self, hidden: Tensor<3>, flat: &[usize]) -> Tensor<2> {
+        let [batch, seq, d] = hidden.dims();
+        let flat: Vec<i64> = flat.iter().map(|&index| index as i64).collect();
+        let count = flat.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [count]), &hidden.device());
         let picked = hidden.reshape([batch * seq, d]).select(0, index);
         self.norm.forward(picked)
     }

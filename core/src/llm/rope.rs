@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// Precomputed cos/sin tables for every position up to `max_positions`: as tensors on the
 /// model's device for burn's generic route, and on the host for the CPU kernels.
@@ -56,6 +56,22 @@ impl RotaryEmbedding {
         (
             self.cos.clone().narrow(0, offset, seq),
             self.sin.clone().narrow(0, offset, seq),
+        )
+    }
+
+    /// The table rows of the given positions, in order (packed segments).
+    ///
+    /// # Shapes
+    /// - returns `[positions.len(), head_dim]` twice
+    pub fn tables_at(&self, positions: &[usize]) -> (Tensor<2>, Tensor<2>) {
+        let rows: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(rows, [positions.len()]),
+            &self.cos.device(),
+        );
+        (
+            self.cos.clone().select(0, index.clone()),
+            self.sin.clone().select(0, index),
         )
     }
 

@@ -38,7 +38,9 @@ pub struct RecommenderOptions {
     /// Gate mode; `None` (the default) serves the mode the bundle's adapter was trained
     /// for (`plora.gate_mode` in its manifest).
     pub gate_mode: Option<GateMode>,
-    /// Prompts per LLM forward.
+    /// Prompts per LLM forward in per-sample mode. Per-user mode packs every candidate's
+    /// suffix into as few forwards as its token budget allows
+    /// ([`crate::llm::LlamaModel::last_position_logits_after`]).
     pub batch_size: usize,
     /// Most candidates one `score` / `rank` call accepts.
     pub max_candidates: usize,

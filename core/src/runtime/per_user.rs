@@ -1,7 +1,8 @@
 //! [`GateMode::PerUser`](super::GateMode::PerUser): one target-free user representation
 //! gates every candidate, so all candidates share one LoRA mixture and one prompt prefix
 //! (profile and the last K interactions). The prefix runs once into a KV cache; each
-//! candidate runs only its suffix (target sentence, question, chat tail), batched.
+//! candidate runs only its suffix (its part of the prompt and the chat tail), all of them
+//! packed into one forward against the one stored prefix.
 
 use burn::tensor::Tensor;
 
@@ -55,25 +56,19 @@ impl Recommender {
             None => None,
         };
         let prefix = self.llm.prefill(&prefix_ids, adapter)?;
-        // Similar lengths together, so a batch pads little.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| (suffixes[i].len(), i));
-        let mut scores = vec![0.0; rows.len()];
-        for chunk in order.chunks(self.options.batch_size) {
-            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| suffixes[i].clone()).collect();
-            let logits = self.llm.last_position_logits_after(
-                &prefix,
-                &batch,
-                &spec.answer_ids,
-                spec.pad_id,
-                adapter,
-            )?;
-            for ((&i, suffix), pair) in chunk.iter().zip(&batch).zip(logits) {
+        let logits =
+            self.llm
+                .last_position_logits_after(&prefix, &suffixes, &spec.answer_ids, adapter)?;
+        let scores = logits
+            .iter()
+            .zip(&suffixes)
+            .enumerate()
+            .map(|(i, (pair, suffix))| {
                 let tokens = prefix_ids.len() + suffix.len();
                 let crm_logit = crm_logits.as_ref().map(|l| l[i]);
-                scores[i] = self.p_yes(&pair, tokens, crm_logit);
-            }
-        }
+                self.p_yes(pair, tokens, crm_logit)
+            })
+            .collect();
         Ok(scores)
     }
 }

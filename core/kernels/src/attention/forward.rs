@@ -5,6 +5,12 @@
 //! the K and V rows, computes `Sᵀ = K Qᵀ` (keys × queries), folds it into a column-wise
 //! online softmax (vector lanes are queries: no horizontal reductions), and accumulates
 //! `O += P V`.
+//!
+//! A block may skip a range of keys (`QueryBlock::hidden_start..hidden_end`): packed suffixes after a
+//! shared prefix see the prefix and their own segment, never another segment, so their
+//! tiles jump over the other segments' keys. Skipping keys of one online softmax is the
+//! exact merge of the two partial softmaxes (prefix, own segment) through their
+//! log-sum-exp, as cascade attention does it.
 
 use super::layout::{Heads, RowWriter};
 use super::pack::{pack_rows, pack_transposed};
@@ -16,7 +22,6 @@ use super::{AttentionShape, BLOCK_K, Visibility, causal_end, diagonal_score, gro
 #[derive(Debug)]
 pub(crate) struct ForwardContext<'a> {
     pub(crate) shape: AttentionShape,
-    pub(crate) key_len: &'a [usize],
     pub(crate) scale: f32,
     pub(crate) q: Heads<'a>,
     pub(crate) k: Heads<'a>,
@@ -34,6 +39,12 @@ pub(crate) struct QueryBlock {
     pub(crate) kv_head: usize,
     pub(crate) start: usize,
     pub(crate) count: usize,
+    /// Valid keys of the block's queries (keys at or past it are padding).
+    pub(crate) key_len: usize,
+    /// Keys `hidden_start..hidden_end` are seen by no query of the block (other packed
+    /// segments'); an empty range for plain rows.
+    pub(crate) hidden_start: usize,
+    pub(crate) hidden_end: usize,
 }
 
 /// Per-task scratch, reused across the tasks one worker runs.
@@ -72,10 +83,12 @@ pub(crate) fn forward_task<S: Simd>(
         kv_head,
         start,
         count,
+        key_len,
+        hidden_start,
+        hidden_end,
     } = block;
     let columns = group * count;
     let padded_cols = columns.next_multiple_of(S::LANES);
-    let key_len = ctx.key_len[batch];
 
     grow(&mut scratch.queries_t, head_dim * padded_cols);
     grow(&mut scratch.acc, padded_cols * padded_dim);
@@ -124,8 +137,19 @@ pub(crate) fn forward_task<S: Simd>(
     // Tiles cover the causal region: keys after the last query are never visible, keys at
     // or past `key_len` only to the query at their own position (done after the loop).
     let causal_end = causal_end(last_position, key_len);
-    for key_start in (0..causal_end).step_by(BLOCK_K) {
-        let key_count = (causal_end - key_start).min(BLOCK_K);
+    // Tiles restart after the hidden range; without one, the first range is empty and the
+    // tiling is the plain one.
+    let visible = [
+        0..hidden_start.min(causal_end),
+        hidden_end.min(causal_end)..causal_end,
+    ];
+    let tiles = visible.into_iter().flat_map(|range| {
+        let end = range.end;
+        range
+            .step_by(BLOCK_K)
+            .map(move |key_start| (key_start, (end - key_start).min(BLOCK_K)))
+    });
+    for (key_start, key_count) in tiles {
         let rows = key_count.next_multiple_of(TILE_ROWS);
         pack_rows(
             &ctx.k, batch, kv_head, key_start, key_count, rows, head_dim, keys, padded_dim,

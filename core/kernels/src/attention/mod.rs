@@ -20,6 +20,7 @@ mod backward;
 mod forward;
 mod layout;
 mod pack;
+mod packed;
 pub(crate) mod simd;
 mod tiles;
 
@@ -34,6 +35,7 @@ use backward::{BackwardContext, BackwardScratch, backward_task};
 use forward::{ForwardContext, ForwardScratch, QueryBlock, forward_task};
 pub(crate) use layout::{Dims, RowWriter};
 pub use layout::{HeadLayout, Heads, HeadsMut};
+pub use packed::{PackedAttentionParams, packed_attention_forward};
 use simd::{Isa, multiversion};
 
 /// Queries per forward task and per backward query block.
@@ -214,6 +216,37 @@ pub(crate) fn forward_with_isa(
     out: HeadsMut<'_>,
     lse: Option<&mut [f32]>,
 ) {
+    let ctx = checked_forward_context(params, q, k, v, out, lse);
+    let shape = params.shape;
+    if params.query_dims().is_empty() {
+        return;
+    }
+    let blocks = shape.seq_q.div_ceil(BLOCK_Q);
+    let tasks = shape.batch * shape.kv_heads * blocks;
+    run_forward_tasks(isa, &ctx, tasks, |task| {
+        let start = (task % blocks) * BLOCK_Q;
+        let batch = task / blocks / shape.kv_heads;
+        QueryBlock {
+            batch,
+            kv_head: task / blocks % shape.kv_heads,
+            start,
+            count: (shape.seq_q - start).min(BLOCK_Q),
+            key_len: params.key_len[batch],
+            hidden_start: 0,
+            hidden_end: 0,
+        }
+    });
+}
+
+/// Validates `params` and every buffer against it, and wraps them for the forward tasks.
+fn checked_forward_context<'a>(
+    params: &AttentionParams<'_>,
+    q: Heads<'a>,
+    k: Heads<'a>,
+    v: Heads<'a>,
+    out: HeadsMut<'a>,
+    lse: Option<&'a mut [f32]>,
+) -> ForwardContext<'a> {
     params.validate();
     let shape = params.shape;
     let (query_dims, key_dims) = (params.query_dims(), params.key_dims());
@@ -234,32 +267,28 @@ pub(crate) fn forward_with_isa(
             "attention lse",
         )
     });
-    let ctx = ForwardContext {
+    ForwardContext {
         shape,
-        key_len: params.key_len,
         scale: params.scale(),
         q,
         k,
         v,
         out: RowWriter::new(out, query_dims, shape.head_dim, "attention out"),
         lse,
-    };
-    if query_dims.is_empty() {
-        return;
     }
-    let blocks = shape.seq_q.div_ceil(BLOCK_Q);
-    let tasks = shape.batch * shape.kv_heads * blocks;
+}
+
+/// Runs forward tasks `0..tasks` in parallel, each on the query block `block_of` gives it.
+fn run_forward_tasks(
+    isa: Isa,
+    ctx: &ForwardContext<'_>,
+    tasks: usize,
+    block_of: impl Fn(usize) -> QueryBlock + Sync,
+) {
     (0..tasks)
         .into_par_iter()
         .for_each_init(ForwardScratch::default, |scratch, task| {
-            let start = (task % blocks) * BLOCK_Q;
-            let block = QueryBlock {
-                batch: task / blocks / shape.kv_heads,
-                kv_head: task / blocks % shape.kv_heads,
-                start,
-                count: (shape.seq_q - start).min(BLOCK_Q),
-            };
-            run_forward_task(isa, scratch, &ctx, block);
+            run_forward_task(isa, scratch, ctx, block_of(task));
         });
 }
 

@@ -9,10 +9,11 @@ use burn::tensor::module::attention as generic_attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 use reclora_kernels::attention::{
-    AttentionParams, AttentionShape, HeadLayout, Heads, HeadsMut, attention_forward,
+    AttentionParams, AttentionShape, HeadLayout, Heads, HeadsMut, PackedAttentionParams,
+    attention_forward, packed_attention_forward,
 };
 use reclora_kernels::norm::rms_norm as rms_norm_kernel;
-use reclora_kernels::rope::{RopeShape, RopeTables, rope_forward};
+use reclora_kernels::rope::{RopeShape, RopeTables, rope_forward, rope_forward_at};
 use reclora_kernels::swiglu::{Rows, RowsMut, SwigluShape, swiglu as swiglu_kernel};
 
 use super::{Route, contiguous, flex_from_vec, from_flex, into_flex, unique_values_mut, values};
@@ -55,7 +56,16 @@ pub(crate) fn generic_rms_norm<const D: usize>(
     normalized * weight.unsqueeze::<D>()
 }
 
-/// Rotary embedding of `heads` head vectors per position, positions `offset..`.
+/// Where RoPE places a call's positions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RopeAt<'a> {
+    /// Positions `offset..` in every row.
+    From(usize),
+    /// One position per sequence index (packed segments), the same in every row.
+    Listed(&'a [usize]),
+}
+
+/// Rotary embedding of `heads` head vectors per position.
 ///
 /// # Shapes
 /// - `x`: `[batch, seq, heads · head_dim]`; returns the same shape
@@ -63,10 +73,10 @@ pub(crate) fn rope(
     x: Tensor<3>,
     heads: usize,
     rotary: &RotaryEmbedding,
-    offset: usize,
+    at: RopeAt<'_>,
 ) -> Tensor<3> {
-    match Route::of(&x.device()) {
-        Route::Host => {
+    match (Route::of(&x.device()), at) {
+        (Route::Host, _) => {
             let [batch, seq, width] = x.dims();
             let mut primitive = contiguous(into_flex(x));
             let shape = RopeShape {
@@ -81,33 +91,41 @@ pub(crate) fn rope(
                 sin: &tables.1,
             };
             let layout = HeadLayout::batch_seq_heads(seq, heads, width / heads);
+            let apply = |heads: HeadsMut<'_>| match at {
+                RopeAt::From(offset) => rope_forward(heads, shape, tables, offset),
+                RopeAt::Listed(positions) => rope_forward_at(heads, shape, tables, positions),
+            };
             match unique_values_mut(&mut primitive) {
                 Some(data) => {
-                    rope_forward(HeadsMut { data, layout }, shape, tables, offset);
+                    apply(HeadsMut { data, layout });
                     from_flex(primitive)
                 }
                 None => {
                     let mut data = values(&primitive).to_vec();
-                    let heads = HeadsMut {
+                    apply(HeadsMut {
                         data: &mut data,
                         layout,
-                    };
-                    rope_forward(heads, shape, tables, offset);
+                    });
                     from_flex(flex_from_vec(data, &[batch, seq, width]))
                 }
             }
         }
         #[cfg(feature = "autodiff")]
-        Route::HostAutodiff => super::autodiff::rope(x, heads, rotary, offset),
-        Route::Generic => generic_rope(x, heads, rotary, offset),
+        (Route::HostAutodiff, RopeAt::From(offset)) => {
+            super::autodiff::rope(x, heads, rotary, offset)
+        }
+        _ => generic_rope(x, heads, rotary, at),
     }
 }
 
-fn generic_rope(x: Tensor<3>, heads: usize, rotary: &RotaryEmbedding, offset: usize) -> Tensor<3> {
+fn generic_rope(x: Tensor<3>, heads: usize, rotary: &RotaryEmbedding, at: RopeAt<'_>) -> Tensor<3> {
     let [batch, seq, width] = x.dims();
     let head_dim = width / heads;
     let x = x.reshape([batch, seq, heads, head_dim]);
-    let (cos, sin) = rotary.tables(offset, seq);
+    let (cos, sin) = match at {
+        RopeAt::From(offset) => rotary.tables(offset, seq),
+        RopeAt::Listed(positions) => rotary.tables_at(positions),
+    };
     let cos = cos.unsqueeze_dims::<4>(&[0, 2]);
     let sin = sin.unsqueeze_dims::<4>(&[0, 2]);
     let half = head_dim / 2;
@@ -117,23 +135,44 @@ fn generic_rope(x: Tensor<3>, heads: usize, rotary: &RotaryEmbedding, offset: us
     (x * cos + rotated * sin).reshape([batch, seq, width])
 }
 
-/// The mask of one forward, in the form its route wants: key lengths for the kernels, a
-/// boolean tensor (built once, shared by every layer) for burn's generic attention.
+/// The mask of one forward, in the form its route wants: key lengths (or packed segments)
+/// for the kernels, a boolean tensor (built once, shared by every layer) for burn's generic
+/// attention.
 #[derive(Debug, Clone)]
 pub struct LayerMask {
     key_len: Vec<usize>,
     past: usize,
+    /// Packed masks: queries per segment, and each query's RoPE position.
+    segments: Option<(Vec<usize>, Vec<usize>)>,
     generic: Option<Tensor<4, Bool>>,
 }
 
 impl LayerMask {
     /// The mask for tensors on `device` with `heads` query heads.
     pub fn new(mask: &AttentionMask, heads: usize, device: &burn::tensor::Device) -> Self {
-        let generic = (Route::of(device) == Route::Generic).then(|| mask.to_tensor(heads, device));
+        let segments = mask
+            .segments()
+            .map(|lengths| (lengths.to_vec(), mask.positions()));
+        // The autodiff kernels take row masks only; packed masks go generic there.
+        let generic = match Route::of(device) {
+            Route::Host => false,
+            #[cfg(feature = "autodiff")]
+            Route::HostAutodiff => segments.is_some(),
+            Route::Generic => true,
+        };
         Self {
             key_len: mask.key_lengths().to_vec(),
             past: mask.past(),
-            generic,
+            segments,
+            generic: generic.then(|| mask.to_tensor(heads, device)),
+        }
+    }
+
+    /// Where RoPE places this forward's new positions, the first of them at `offset`.
+    pub(crate) fn rope_at(&self, offset: usize) -> RopeAt<'_> {
+        match &self.segments {
+            Some((_, positions)) => RopeAt::Listed(positions),
+            None => RopeAt::From(offset),
         }
     }
 }
@@ -163,24 +202,18 @@ pub(crate) fn attention(
         head_dim: width / heads,
     };
     assert_eq!(shape.past, mask.past, "attention: cache length vs mask");
-    match Route::of(&q.device()) {
-        Route::Host => {
+    match (Route::of(&q.device()), &mask.segments) {
+        (Route::Host, segments) => {
             let (q, k, v) = (
                 contiguous(into_flex(q)),
                 contiguous(into_flex(k)),
                 contiguous(into_flex(v)),
             );
             let mut out = vec![0.0f32; batch * seq * width];
-            let params = AttentionParams {
-                shape,
-                key_len: &mask.key_len,
-                scale: None,
-            };
             let d = shape.head_dim;
             let query_layout = HeadLayout::batch_seq_heads(seq, heads, d);
             let key_layout = HeadLayout::batch_seq_heads(seq_k, kv_heads, d);
-            attention_forward(
-                &params,
+            let (q, k, v) = (
                 Heads {
                     data: values(&q),
                     layout: query_layout,
@@ -193,17 +226,37 @@ pub(crate) fn attention(
                     data: values(&v),
                     layout: key_layout,
                 },
-                HeadsMut {
-                    data: &mut out,
-                    layout: query_layout,
-                },
-                None,
             );
+            let out_heads = HeadsMut {
+                data: &mut out,
+                layout: query_layout,
+            };
+            match segments {
+                Some((segments, _)) => {
+                    let params = PackedAttentionParams {
+                        heads,
+                        kv_heads,
+                        head_dim: d,
+                        prefix: shape.past,
+                        segments,
+                        scale: None,
+                    };
+                    packed_attention_forward(&params, q, k, v, out_heads);
+                }
+                None => {
+                    let params = AttentionParams {
+                        shape,
+                        key_len: &mask.key_len,
+                        scale: None,
+                    };
+                    attention_forward(&params, q, k, v, out_heads, None);
+                }
+            }
             from_flex(flex_from_vec(out, &[batch, seq, width]))
         }
         #[cfg(feature = "autodiff")]
-        Route::HostAutodiff => super::autodiff::attention(q, k, v, shape, &mask.key_len),
-        Route::Generic => {
+        (Route::HostAutodiff, None) => super::autodiff::attention(q, k, v, shape, &mask.key_len),
+        _ => {
             let generic = mask
                 .generic
                 .clone()

@@ -96,27 +96,29 @@ fn host_forward_matches_the_generic_forward_at_every_position() {
     }
 }
 
+/// Suffixes packed after a cached prefix (per-user slates): the kernels equal burn's
+/// generic route, and every suffix position equals its twin in the whole row run uncached.
 #[test]
-fn host_kv_cache_path_matches_the_generic_one_and_the_uncached_rows() {
+fn packed_suffixes_after_a_cache_match_the_generic_route_and_the_uncached_rows() {
     let device = Device::flex();
     let model = model(&device);
     let prefix = [3u32, 17, 42, 8, 25];
     let suffixes = vec![vec![11u32, 2], vec![9], vec![5, 6, 7]];
     let ids_of = |rows: &[Vec<u32>], seq| ids(rows, seq, &device);
+    let packed: Vec<u32> = suffixes.concat();
     let cached = || {
         let mut cache = KvCache::new(model.config.num_layers);
         let prefix_ids = ids_of(&[prefix.to_vec()], prefix.len());
         let mask = AttentionMask::causal(1, prefix.len(), 0);
         model.forward_hidden(prefix_ids, &mask, Some(&mut cache), None);
-        let mut cache = cache.repeat_batch(suffixes.len());
         let lengths: Vec<usize> = suffixes.iter().map(Vec::len).collect();
-        let mask = AttentionMask::right_padded_after(&lengths, 3, prefix.len());
-        host(model.forward_hidden(ids_of(&suffixes, 3), &mask, Some(&mut cache), None))
+        let mask = AttentionMask::packed_after(&lengths, prefix.len());
+        let packed_ids = ids_of(&[packed.clone()], packed.len());
+        host(model.forward_hidden(packed_ids, &mask, Some(&mut cache), None))
     };
     let (kernels, generic) = (cached(), with_generic_route(cached));
     assert!(max_diff(&kernels, &generic) < 2e-5 * largest(&generic));
 
-    // The same rows whole, without a cache: each suffix position equals its cached twin.
     let whole: Vec<Vec<u32>> = suffixes
         .iter()
         .map(|s| prefix.iter().chain(s).copied().collect())
@@ -125,12 +127,14 @@ fn host_kv_cache_path_matches_the_generic_one_and_the_uncached_rows() {
     let mask = AttentionMask::right_padded(&lengths, 8);
     let full = host(model.forward_hidden(ids_of(&whole, 8), &mask, None, None));
     let d = config().hidden_size;
+    let mut offset = 0;
     for (row, suffix) in suffixes.iter().enumerate() {
         for j in 0..suffix.len() {
-            let a = &kernels[(row * 3 + j) * d..][..d];
+            let a = &kernels[(offset + j) * d..][..d];
             let b = &full[(row * 8 + prefix.len() + j) * d..][..d];
             assert!(max_diff(a, b) < 2e-5 * largest(b), "row {row} position {j}");
         }
+        offset += suffix.len();
     }
 }
 
