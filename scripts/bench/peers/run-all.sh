@@ -20,7 +20,10 @@
 #        BIN (folder of reclora-bench and reclora-train), OUT (results folder),
 #        ROUNDS (2), REQUESTS (2), WARMUP (1), CANDIDATES (50), USERS (20), THREADS (2),
 #        LAYOUT (the small run's prompt layout: rella or candidate-last; default rella),
-#        REPORT (docs/perf.md; "-" prints only).
+#        MODES (reclora gate modes, "per-sample per-user"; llama.cpp's variants follow:
+#        per-sample → prompt by prompt, per-user → the prefix cache),
+#        ACTIVATIONS (reclora's, "exact q8"), PEFT (1; 0 skips transformers + PEFT, so the
+#        venv needs no torch), REPORT (docs/perf.md; "-" prints only).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 peers="$root/scripts/bench/peers"
@@ -37,6 +40,7 @@ out="${OUT:-$root/runs/bench-tool/results}"
 rounds="${ROUNDS:-2}"; requests="${REQUESTS:-2}"; warmup="${WARMUP:-1}"
 candidates="${CANDIDATES:-50}"; users="${USERS:-20}"; threads="${THREADS:-2}"
 layout="${LAYOUT:-rella}"
+modes="${MODES:-per-sample per-user}"; activations="${ACTIVATIONS:-exact q8}"; peft="${PEFT:-1}"
 report="${REPORT:-$root/docs/perf.md}"
 models="$out/models"
 mkdir -p "$out" "$models"
@@ -66,7 +70,7 @@ done
 select=(--replay "$out/replay.json" --candidates "$candidates" --requests "$requests" --warmup "$warmup" --threads "$threads")
 # One prompts file: q8 and q4 bundles share the tokenizer and prompt spec.
 "$bin/reclora-bench" prompts --bundle "$q8" "${select[@]}" --out "$out/prompts.json"
-[ -d "$out/peft" ] || "$python" "$peers/export_peft.py" "$q8" "$out/peft"
+[ "$peft" = 0 ] || [ -d "$out/peft" ] || "$python" "$peers/export_peft.py" "$q8" "$out/peft"
 
 # Agreement, no LoRA, the same prompts: llama.cpp on the F32 GGUF against reclora's zero-shot
 # scores of the same file must agree within 0.02 on every prompt, or the script stops here
@@ -76,7 +80,7 @@ select=(--replay "$out/replay.json" --candidates "$candidates" --requests "$requ
 # table, not enforced.
 for type in F32 Q8_0 Q4_0; do
   model="$models/SmolLM2-135M-Instruct.$type.gguf"
-  for mode in per-sample per-user; do
+  for mode in $modes; do
     log "zero-shot $type $mode"
     "$bin/reclora-bench" zero-shot --prompts "$out/prompts.json" --model "$model" \
       --mode "$mode" --threads "$threads" --json "$out/zero-$type-$mode.json" >/dev/null
@@ -96,27 +100,30 @@ for round in $(seq 1 "$rounds"); do
   for quant in q8 q4; do
     bundle="$q8"; type=Q8_0
     if [ "$quant" = q4 ]; then bundle="$q4"; type=Q4_0; fi
-    for mode in per-sample per-user; do
+    for mode in $modes; do
       # exact: two int8 passes per projection (the default); q8: one, llama.cpp's activations.
-      for act in exact q8; do
+      for act in $activations; do
         suffix=""; [ "$act" = q8 ] && suffix="-q8act"
         log "round $round: reclora $quant $mode, $act activations"
         "$bin/reclora-bench" --bundle "$bundle" "${select[@]}" --gate-mode "$mode" \
           --activations "$act" --quiet --scores --json "$out/r$round-reclora-$quant-$mode$suffix.json"
       done
     done
-    for variant in prompt-by-prompt prefix-cache; do
+    for mode in $modes; do
+      variant=prompt-by-prompt; [ "$mode" = per-user ] && variant=prefix-cache
       log "round $round: llama.cpp $type $variant"
       "$python" "$peers/llama_cpp_peer.py" "$out/prompts.json" "$models/SmolLM2-135M-Instruct.$type.gguf" \
         --variant "$variant" --threads "$threads" --json "$out/r$round-llama-$type-$variant.json"
     done
   done
-  log "round $round: transformers + PEFT"
-  "$python" "$peers/hf_peft_peer.py" "$out/prompts.json" "$gguf" --peft "$out/peft" \
-    --threads "$threads" --json "$out/r$round-peft.json"
+  if [ "$peft" != 0 ]; then
+    log "round $round: transformers + PEFT"
+    "$python" "$peers/hf_peft_peer.py" "$out/prompts.json" "$gguf" --peft "$out/peft" \
+      --threads "$threads" --json "$out/r$round-peft.json"
+  fi
 done
 
 target=(); [ "$report" != "-" ] && target=(--out "$report")
 "$bin/reclora-bench" report "$out"/r*-*.json "$out"/zero-*.json "$out"/check-*.json "${target[@]}" \
-  --command "scripts/bench/peers/run-all.sh  # LAYOUT=$layout ROUNDS=$rounds REQUESTS=$requests WARMUP=$warmup CANDIDATES=$candidates THREADS=$threads"
+  --command "scripts/bench/peers/run-all.sh  # LAYOUT=$layout MODES='$modes' ACTIVATIONS='$activations' PEFT=$peft ROUNDS=$rounds REQUESTS=$requests WARMUP=$warmup CANDIDATES=$candidates THREADS=$threads"
 log "done in $(( $(date +%s) - started )) s"

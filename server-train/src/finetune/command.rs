@@ -235,7 +235,13 @@ impl FinetuneArgs {
             layout: self.layout,
             history_k: self.history_k,
             gate_mode: self.gate_mode,
-            plora: options.adapter_for(self.mode, crm_dim),
+            // The adapter records the gate mode it is trained for, as the run does.
+            plora: options.adapter_for(self.mode, crm_dim).map(|plora| {
+                reclora_core::plora::PloraConfig {
+                    gate_mode: self.gate_mode.runtime(),
+                    ..plora
+                }
+            }),
             epochs: self.epochs,
             learning_rate: self.lr,
             gate_learning_rate: self.gate_lr,
@@ -379,4 +385,49 @@ pub fn run_eval(args: EvalArgs) -> Result<(), CliError> {
         })
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::FinetuneArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: FinetuneArgs,
+    }
+
+    /// A per-user run's adapter config carries the run's gate mode, not a stale default.
+    #[test]
+    fn the_adapter_config_records_the_runs_gate_mode() {
+        let config = |gate_mode: &str| {
+            let cli = Cli::parse_from([
+                "finetune",
+                "--model",
+                "m.gguf",
+                "--data",
+                "d",
+                "--crm",
+                "c",
+                "--items",
+                "i",
+                "--out",
+                "o",
+                "--mode",
+                "reclora",
+                "--gate-mode",
+                gate_mode,
+            ]);
+            cli.args.config(64)
+        };
+        for (name, want) in [
+            ("per-user", reclora_core::plora::GateMode::PerUser),
+            ("per-sample", reclora_core::plora::GateMode::PerSample),
+        ] {
+            let plora = config(name).plora.expect("reclora has an adapter");
+            assert_eq!(plora.gate_mode, want, "{name}");
+        }
+    }
 }

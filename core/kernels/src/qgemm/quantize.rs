@@ -123,11 +123,41 @@ impl QuantizedActivations {
             self.m * self.k,
             "residual of a different activation"
         );
-        let mut rest = self.dequantize();
-        for (r, &v) in rest.iter_mut().zip(x) {
-            *r = v - *r;
+        let (k, nb) = (self.k, self.k / BLOCK);
+        let mut rest = vec![0.0f32; x.len()];
+        if k == 0 {
+            return Self::quantize(&rest, self.m, k);
         }
-        Self::quantize(&rest, self.m, self.k)
+        // One row at a time, block by block: `x − d·q`, as `dequantize` rounds `d·q`.
+        let row = |((rest, x), (qs, scales)): ((&mut [f32], &[f32]), (&[i8], &[f32]))| {
+            let blocks = rest
+                .chunks_exact_mut(BLOCK)
+                .zip(x.chunks_exact(BLOCK))
+                .zip(qs.chunks_exact(BLOCK).zip(scales));
+            for ((rest, x), (qs, &d)) in blocks {
+                for ((r, &v), &q) in rest.iter_mut().zip(x).zip(qs) {
+                    *r = v - f32::from(q) * d;
+                }
+            }
+        };
+        let inputs = (self.qs.as_slice(), self.scales.as_slice());
+        if x.len() >= PARALLEL_MIN_ELEMS {
+            rest.par_chunks_exact_mut(k)
+                .zip(x.par_chunks_exact(k))
+                .zip(
+                    inputs
+                        .0
+                        .par_chunks_exact(k)
+                        .zip(inputs.1.par_chunks_exact(nb)),
+                )
+                .for_each(row);
+        } else {
+            rest.chunks_exact_mut(k)
+                .zip(x.chunks_exact(k))
+                .zip(inputs.0.chunks_exact(k).zip(inputs.1.chunks_exact(nb)))
+                .for_each(row);
+        }
+        Self::quantize(&rest, self.m, k)
     }
 
     /// The quantized values decoded, `d · q`.

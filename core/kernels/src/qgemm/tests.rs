@@ -486,6 +486,26 @@ fn activation_quantization_is_within_half_a_step() {
     assert_eq!(&all.scales[17 * 18..18 * 18], &row.scales[..]);
 }
 
+/// The residual pass, row-parallel for large inputs, quantizes exactly `x − dequantize`.
+#[test]
+fn the_residual_is_the_quantized_difference_bit_for_bit() {
+    let mut rng = SplitMix64(61);
+    for (m, k) in [(3, 64), (300, 576)] {
+        let x = realistic_activations(&mut rng, m, k);
+        let coarse = QuantizedActivations::quantize(&x, m, k);
+        let difference: Vec<f32> = x
+            .iter()
+            .zip(coarse.dequantize())
+            .map(|(&v, r)| v - r)
+            .collect();
+        let want = QuantizedActivations::quantize(&difference, m, k);
+        let got = coarse.residual_of(&x);
+        assert_eq!(got.qs, want.qs, "[{m}, {k}]");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.scales), bits(&want.scales), "[{m}, {k}]");
+    }
+}
+
 #[test]
 fn a_residual_pass_leaves_at_most_a_508th_of_a_step() {
     let mut rng = SplitMix64(16);
