@@ -129,7 +129,7 @@ impl QuantizedActivations {
             return Self::quantize(&rest, self.m, k);
         }
         // One row at a time, block by block: `x − d·q`, as `dequantize` rounds `d·q`.
-        let row = |((rest, x), (qs, scales)): ((&mut [f32], &[f32]), (&[i8], &[f32]))| {
+        let row = |((rest, x), (qs, scales)): ResidualRow<'_>| {
             let blocks = rest
                 .chunks_exact_mut(BLOCK)
                 .zip(x.chunks_exact(BLOCK))
@@ -178,6 +178,9 @@ type RowOut<'a> = (
     (((&'a [f32], &'a mut [i8]), &'a mut [f32]), &'a mut [i32]),
     &'a mut [f32],
 );
+
+/// One row of `residual_of`: (output, input) and (the row's quants, its block scales).
+type ResidualRow<'a> = ((&'a mut [f32], &'a [f32]), (&'a [i8], &'a [f32]));
 
 pub(crate) type RowQuantizer = fn(&[f32], &mut [i8], &mut [f32], &mut [i32], &mut [f32]);
 
